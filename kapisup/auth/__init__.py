@@ -1,0 +1,1 @@
+"""Users, authenticators and authorizers."""

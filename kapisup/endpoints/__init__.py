@@ -1,0 +1,1 @@
+"""What API handlers share: request info, Status errors."""

@@ -1,0 +1,1 @@
+"""A gevent HTTP/1.1 server on httptools' C parser, serving WSGI apps on inherited sockets."""

@@ -1,0 +1,1 @@
+"""The API container: curly-path router, path-recording mux, ServeMux rules."""

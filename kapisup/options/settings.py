@@ -1,0 +1,176 @@
+"""The one declaration of every setting.
+
+CLI flags, `KAPISUP_*` environment variables, YAML config keys, `conf/kapisup.yaml` and
+`docs/configuration.md` are all derived from `SETTINGS`; nothing else lists a setting.
+Flag names follow kube-apiserver where it has one, gunicorn for the supervisor's knobs.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from kapisup.options.types import BOOL, DURATION, INT, PATH, STRING, STRING_LIST, ValueType
+
+Check = Callable[[Any], str | None]
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One setting: `name` is the flag without dashes and the YAML key."""
+
+    name: str
+    type: ValueType
+    default: Any
+    help: str
+    group: str
+    check: Check | None = None
+    default_doc: str | None = None  # shown instead of `default` when it is derived at run time
+
+    @property
+    def flag(self) -> str:
+        return f"--{self.name}"
+
+    @property
+    def env(self) -> str:
+        return "KAPISUP_" + self.name.upper().replace("-", "_")
+
+    @property
+    def attr(self) -> str:
+        return self.name.replace("-", "_")
+
+
+def _port(value: int) -> str | None:
+    return None if 0 <= value <= 65535 else f"must be a port from 0 to 65535, got {value}"
+
+
+def _at_least(low: int | float) -> Check:
+    def check(value: int | float) -> str | None:
+        return None if value >= low else f"must be at least {low}, got {value}"
+
+    return check
+
+
+def _ip(value: str) -> str | None:
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return f"must be an IP address, got {value!r}"
+    return None
+
+
+def _regexps(values: tuple[str, ...]) -> str | None:
+    for pattern in values:
+        try:
+            re.compile(pattern)
+        except re.error as err:
+            return f"invalid regular expression {pattern!r}: {err}"
+    return None
+
+
+AUTHORIZATION_MODES = ("AlwaysAllow", "AlwaysDeny")
+
+
+def _authz_modes(values: tuple[str, ...]) -> str | None:
+    if not values:
+        return "needs at least one mode"
+    for mode in values:
+        if mode not in AUTHORIZATION_MODES:
+            return f"unknown mode {mode!r} (known: {', '.join(AUTHORIZATION_MODES)})"
+    if len(set(values)) != len(values):
+        return "lists a mode twice"
+    return None
+
+
+def _log_level(value: str) -> str | None:
+    levels = ("debug", "info", "warning", "error")
+    return None if value in levels else f"must be one of {', '.join(levels)}, got {value!r}"
+
+
+SERVING = "Secure and insecure serving"
+LIMITS = "Request handling"
+AUTH = "Authentication, authorization and audit"
+PROCESS = "Process supervision"
+OBSERVE = "Logging and metrics"
+STORAGE = "Storage"
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("config", PATH, "", "YAML file whose keys are these flag names.", SERVING),
+    Setting("bind-address", STRING, "0.0.0.0", "IP address the secure port listens on.",
+            SERVING, _ip),
+    Setting("secure-port", INT, 6443, "HTTPS port; 0 turns secure serving off.", SERVING, _port),
+    Setting("insecure-bind-address", STRING, "127.0.0.1",
+            "IP address of the plain-HTTP port; keep it on loopback.", SERVING, _ip),
+    Setting("insecure-port", INT, 8080,
+            "Plain-HTTP port without authentication or authorization; 0 turns it off.",
+            SERVING, _port),
+    Setting("tls-cert-file", PATH, "", "PEM certificate (chain allowed) for the secure port; "
+            "with neither this nor the key a self-signed pair is made in --cert-dir.", SERVING),
+    Setting("tls-private-key-file", PATH, "", "PEM private key matching --tls-cert-file.",
+            SERVING),
+    Setting("cert-dir", PATH, "", "Where the self-signed pair is written and reused.",
+            SERVING, default_doc="<data-dir>/certs"),
+    Setting("tls-handshake-timeout", DURATION, 10.0,
+            "Deadline for a client to finish the TLS handshake.", SERVING, _at_least(0.1)),
+    Setting("read-header-timeout", DURATION, 10.0,
+            "Deadline for a request's line and headers once its first byte arrived (slowloris).",
+            SERVING, _at_least(0.1)),
+    Setting("keepalive-timeout", DURATION, 90.0,
+            "How long an idle keep-alive connection is kept open.", SERVING, _at_least(0.1)),
+    Setting("max-header-bytes", INT, 1 << 20,
+            "Largest request header block; larger gets 431.", LIMITS, _at_least(1024)),
+    Setting("max-request-line-bytes", INT, 65536,
+            "Longest request line; longer gets 414.", LIMITS, _at_least(256)),
+    Setting("max-requests-inflight", INT, 400,
+            "Read-only requests served at once per worker before 429; 0 = no limit.",
+            LIMITS, _at_least(0)),
+    Setting("max-mutating-requests-inflight", INT, 200,
+            "Mutating requests served at once per worker before 429; 0 = no limit.",
+            LIMITS, _at_least(0)),
+    Setting("request-timeout", DURATION, 60.0,
+            "Deadline of a request that is not long-running (watch and proxy are); 504 after.",
+            LIMITS, _at_least(0.001)),
+    Setting("min-request-timeout", INT, 1800,
+            "Shortest lifetime of a watch without timeoutSeconds, in seconds (up to twice it).",
+            LIMITS, _at_least(1)),
+    Setting("cors-allowed-origins", STRING_LIST, (),
+            "Regular expressions matched against Origin; empty turns CORS off.", LIMITS,
+            _regexps),
+    Setting("anonymous-auth", BOOL, True,
+            "Serve requests without credentials as system:anonymous on the secure port.", AUTH),
+    Setting("token-auth-file", PATH, "",
+            "CSV of static bearer tokens: token,user,uid[,\"group1,group2\"].", AUTH),
+    Setting("authorization-mode", STRING_LIST, ("AlwaysAllow",),
+            "Authorizers tried in order on the secure port: AlwaysAllow, AlwaysDeny.", AUTH,
+            _authz_modes),
+    Setting("audit-log-path", PATH, "",
+            "File the audit log is appended to as JSON lines; empty turns audit off.", AUTH),
+    Setting("data-dir", PATH, "kapisup-data", "Directory for state: certificates, database.",
+            STORAGE),
+    Setting("workers", INT, 0, "Worker processes; 0 = one per CPU.", PROCESS, _at_least(0),
+            default_doc="0 (one per CPU)"),
+    Setting("worker-connections", INT, 1000, "Connections one worker serves at once.",
+            PROCESS, _at_least(1)),
+    Setting("graceful-timeout", DURATION, 30.0,
+            "How long a stopping worker may drain in-flight requests before it is killed.",
+            PROCESS, _at_least(0)),
+    Setting("worker-timeout", DURATION, 30.0,
+            "A worker whose event loop has not beaten its heartbeat for this long is killed; "
+            "0 turns the check off.", PROCESS, _at_least(0)),
+    Setting("max-requests", INT, 0,
+            "Recycle a worker after this many requests; 0 = never.", PROCESS, _at_least(0)),
+    Setting("max-requests-jitter", INT, 0,
+            "Random extra requests (0..N) added per worker to --max-requests.", PROCESS,
+            _at_least(0)),
+    Setting("log-level", STRING, "info", "debug, info, warning or error.", OBSERVE, _log_level),
+    Setting("access-log", BOOL, True, "Log one line per request.", OBSERVE),
+    Setting("metrics-dir", PATH, "",
+            "Directory of prometheus_client's multiprocess files; wiped at start.",
+            OBSERVE, default_doc="a fresh directory in /dev/shm"),
+)
+
+BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}

@@ -1,0 +1,1 @@
+"""Non-API routes: index, healthz/livez/readyz, version, metrics."""
