@@ -40,7 +40,7 @@ from kapisup.http.wsgi import (
 if TYPE_CHECKING:
     from kapisup.http.server import HTTPServer
 
-_RECV_SIZE = 65536
+RECV_SIZE = 65536
 _DISCARD_BUDGET = 256 * 1024  # unread request body we skip to keep a connection alive (as Go)
 _LINGER_SECONDS = 1.0  # after an error response, read and drop input so our reply is not RST
 _LINGER_BYTES = 4 << 20
@@ -116,8 +116,10 @@ class Connection:
         fd = sock.fileno()
         self._rw = loop.io(fd, 1)
         self._ww = loop.io(fd, 2)
-        self._buf = bytearray(_RECV_SIZE)
-        self._view = memoryview(self._buf)
+        # One receive buffer per server, not per connection (64 KiB x 1000 connections adds
+        # up): a view into it is consumed by the parser before this greenlet can switch.
+        self._buf = server._rbuf
+        self._view = server._rview
         # sweeper/drain interface
         self.waiting: Any = None  # the io watcher this greenlet is parked on, if any
         self.deadline = 0.0
@@ -134,6 +136,8 @@ class Connection:
         self._began = False
         self._hdr_deadline = 0.0
         self._discarded = 0
+        self._overhead = 0  # body-phase bytes that were not body: chunk framing, trailers
+        self._max_overhead = max(self._max_header, RECV_SIZE) + 2 * RECV_SIZE
         self._error: _TooLarge | None = None
         self._broken = False  # the parser cannot go on: answer what is queued, then close
         self._eof = False
@@ -170,6 +174,8 @@ class Connection:
                     self._linger_close()
         except (Deadline, Closing, PeerGone, BodyReadError, GreenletExit):
             pass
+        except OSError as exc:
+            self._server.log.debug("http connection error", peer=self.peer, error=str(exc))
         except BaseException as exc:
             with contextlib.suppress(Exception):
                 self._server.log.error(
@@ -281,6 +287,7 @@ class Connection:
         self._hdr_cb = 0
         self._hdr_raw = 0
         self._began = True
+        self._overhead = 0
         self._hdr_deadline = monotonic() + self._header_timeout
 
     def on_url(self, frag: bytes) -> None:
@@ -357,7 +364,11 @@ class Connection:
             env["wsgi.input"] = EMPTY_BODY
         self._queue.append(req)
 
+    def on_chunk_header(self) -> None:
+        self._overhead -= 64  # a fair allowance for one chunk's size line and CRLFs
+
     def on_body(self, data: bytes) -> None:
+        self._overhead -= len(data)
         body = self._cur.body  # type: ignore[union-attr]
         if body is not None:
             body += data
@@ -401,6 +412,12 @@ class Connection:
                     if self._hdr_raw > self._max_header:
                         self._error = _TooLarge(431, "Request Header Fields Too Large")
                         self._parser = None
+            elif self._cur is not None:
+                # httptools buffers a trailer field until it ends: bound what is not body
+                self._overhead += len(data)
+                if self._overhead > self._max_overhead:
+                    self._broken = True
+                    self._parser = None
 
     # ---- serving -------------------------------------------------------------------------
 
@@ -623,9 +640,11 @@ class Connection:
             mode = _UNTIL_CLOSE
             keep = False
         if keep and (
-            self._server._draining or (req.expect and not req.continued and not req.complete)
+            self._server._draining
+            or self._broken  # upgrade asked, or bad framing: the parser cannot go on
+            or (req.expect and not req.continued and not req.complete)  # body may or may not come
         ):
-            keep = False  # an unread 100-continue body: the client may or may not send it
+            keep = False
         if not keep:
             parts.append("Connection: close\r\n")
         elif not req.http11:
@@ -766,7 +785,7 @@ class TLSConnection(Connection):
         tls = self._tls
         while True:
             try:
-                data = tls.read(_RECV_SIZE)
+                data = tls.read(RECV_SIZE)
             except ssl.SSLWantReadError:
                 if self._outgoing.pending:
                     self._flush()

@@ -21,7 +21,7 @@ from typing import Any
 import gevent
 from gevent.event import Event
 
-from kapisup.http.connection import Closing, Connection, Deadline, TLSConnection
+from kapisup.http.connection import RECV_SIZE, Closing, Connection, Deadline, TLSConnection
 from kapisup.http.limits import HTTPLimits
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
@@ -61,6 +61,8 @@ class HTTPServer:
         self._family = listener.family
         self._tcp = listener.family in (socket.AF_INET, socket.AF_INET6)
         self._conn_class = Connection if ssl_context is None else TLSConnection
+        self._rbuf = bytearray(RECV_SIZE)  # shared receive buffer of this server's connections
+        self._rview = memoryview(self._rbuf)
         self._conns: set[Connection] = set()
         self._active = 0
         self._next_id = 0

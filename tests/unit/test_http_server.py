@@ -914,3 +914,67 @@ def test_stop_accepting_refuses_new_connections(serve):
         with pytest.raises(ConnectionRefusedError):
             connect(srv.port).close()
         assert request(sock, f, get()).status == 200  # existing connections still served
+
+
+def test_master_copy_of_listener_keeps_queueing_after_stop_accepting(serve):
+    srv = serve(text_app())
+    master = srv.listener.dup()  # what the master process keeps across fork
+    try:
+        with connect(srv.port) as sock:
+            f = sock.makefile("rb")
+            assert request(sock, f, get()).status == 200
+            srv.call(srv.server.stop_accepting)
+            with connect(srv.port) as queued:  # the kernel still queues it for siblings
+                queued.sendall(get())
+                queued.settimeout(0.5)
+                with pytest.raises(TimeoutError):
+                    queued.recv(1)
+            assert request(sock, f, get()).status == 200
+    finally:
+        master.close()
+
+
+# ---- odd requests and statuses ---------------------------------------------------------------
+
+
+def test_upgrade_request_is_served_then_closed(serve):
+    srv = serve(echo_app)
+    with connect(srv.port) as sock:
+        f = sock.makefile("rb")
+        resp = request(sock, f, get(headers="Connection: Upgrade\r\nUpgrade: websocket\r\n"))
+        assert resp.status == 200
+        assert resp.json()["HTTP_UPGRADE"] == "websocket"
+        assert resp.header("connection") == "close"
+        assert closed_by_peer(sock)
+
+
+def test_no_body_statuses_and_head_with_generator(serve):
+    def app(environ, start_response):
+        if environ["PATH_INFO"] == "/204":
+            start_response("204 No Content", [])
+            return iter([b""])
+        start_response("200 OK", [("Content-Length", "3")])
+        return iter([b"abc"])
+
+    srv = serve(app)
+    with connect(srv.port) as sock:
+        f = sock.makefile("rb")
+        resp = request(sock, f, get("/204"))
+        assert resp.status == 204
+        assert resp.header("content-length") is None
+        assert resp.header("transfer-encoding") is None
+        resp = request(sock, f, b"HEAD /g HTTP/1.1\r\nHost: t\r\n\r\n", method="HEAD")
+        assert resp.header("content-length") == "3"
+        assert request(sock, f, get("/g")).body == b"abc"
+
+
+def test_oversized_chunked_trailer_is_cut_off(serve):
+    srv = serve(echo_app, limits=HTTPLimits(max_header_bytes=4096))
+    with connect(srv.port) as sock:
+        f = sock.makefile("rb")
+        head = b"POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+        t = _send_in_background(sock, head + b"5\r\nhello\r\n0\r\nX-T: " + b"a" * (1 << 20))
+        resp = read_response(f)
+        assert resp.status == 500  # the app's body read failed
+        assert closed_by_peer(sock)
+        t.join(10)
