@@ -65,7 +65,9 @@ class PeerGone(ConnectionError):
     """The client went away (or stopped reading) while we were sending."""
 
 
-class _TooLarge(Exception):
+class _Reject(Exception):
+    """A request the server answers itself (400/414/431) before closing."""
+
     def __init__(self, code: int, message: str):
         super().__init__(message)
         self.code = code
@@ -138,7 +140,7 @@ class Connection:
         self._discarded = 0
         self._overhead = 0  # body-phase bytes that were not body: chunk framing, trailers
         self._max_overhead = max(self._max_header, RECV_SIZE) + 2 * RECV_SIZE
-        self._error: _TooLarge | None = None
+        self._error: _Reject | None = None
         self._broken = False  # the parser cannot go on: answer what is queued, then close
         self._eof = False
         self._linger = False
@@ -200,8 +202,11 @@ class Connection:
                 w.close()
             except Exception:
                 pass
+        # break the reference cycles through bound methods now rather than at the next GC
         self._parser = None
         self._queue.clear()
+        self._req = None
+        self._start_response_cb = self._write_cb = None  # type: ignore[assignment]
         self._close_transport(sock)
 
     def _close_transport(self, sock: _socket.socket) -> None:
@@ -294,14 +299,14 @@ class Connection:
         url = self._url + frag if self._url else frag
         self._url = url
         if len(url) + 16 > self._max_line:
-            raise _TooLarge(414, "Request-URI Too Long")
+            raise _Reject(414, "Request-URI Too Long")
 
     def on_header(self, name: bytes, value: bytes) -> None:
         if not self._in_head:
             return  # chunked trailers: not exposed
         self._hdr_cb += len(name) + len(value) + 4
         if self._hdr_cb > self._max_header:
-            raise _TooLarge(431, "Request Header Fields Too Large")
+            raise _Reject(431, "Request Header Fields Too Large")
         key = environ_key(name)
         if key:
             env = self._cur.env  # type: ignore[union-attr]
@@ -315,7 +320,7 @@ class Connection:
         self._in_head = False
         url = self._url
         if self._hdr_cb + len(url) > self._max_header:
-            raise _TooLarge(431, "Request Header Fields Too Large")
+            raise _Reject(431, "Request Header Fields Too Large")
         parser = self._parser
         env = req.env
         raw_method = parser.get_method()  # type: ignore[union-attr]
@@ -345,7 +350,7 @@ class Connection:
             try:
                 parsed = httptools.parse_url(url)
             except httptools.HttpParserInvalidURLError:
-                raise _TooLarge(400, "Bad Request: invalid request target") from None
+                raise _Reject(400, "Bad Request: invalid request target") from None
             path = parsed.path or b"/"
             env["QUERY_STRING"] = (parsed.query or b"").decode("latin-1")
         if b"#" in path:
@@ -387,11 +392,11 @@ class Connection:
             parser.feed_data(data)
         except httptools.HttpParserCallbackError as exc:
             cause = exc.__context__
-            if isinstance(cause, _TooLarge):
+            if isinstance(cause, _Reject):
                 self._error = cause
             else:
                 self._server.log.error("http parser callback failed", error=repr(cause))
-                self._error = _TooLarge(400, "Bad Request")
+                self._error = _Reject(400, "Bad Request")
             self._parser = None
         except httptools.HttpParserUpgrade:
             # Protocol upgrades are not served: answer what is queued, then close.
@@ -401,7 +406,7 @@ class Connection:
             if self._cur is not None and not self._in_head:
                 self._broken = True  # bad body framing of a request already being served
             else:
-                self._error = _TooLarge(400, f"Bad Request: {exc}")
+                self._error = _Reject(400, f"Bad Request: {exc}")
             self._parser = None
         else:
             if self._in_head:
@@ -410,7 +415,7 @@ class Connection:
                 else:
                     self._hdr_raw += len(data)
                     if self._hdr_raw > self._max_header:
-                        self._error = _TooLarge(431, "Request Header Fields Too Large")
+                        self._error = _Reject(431, "Request Header Fields Too Large")
                         self._parser = None
             elif self._cur is not None:
                 # httptools buffers a trailer field until it ends: bound what is not body
@@ -565,6 +570,7 @@ class Connection:
         finally:
             server._active -= 1
             self._req = None
+            req.env = None  # type: ignore[assignment]  # env -> wsgi.input -> req: a cycle
             server._request_done()
         if keep and not req.complete:
             keep = self._skip_body(req)
