@@ -102,7 +102,8 @@ def _read_config_file(path: str) -> dict[str, Any]:
     except OSError as err:
         raise OptionsError(f"--config: cannot read {path}: {err.strerror}") from None
     except yaml.YAMLError as err:
-        raise OptionsError(f"--config: {path} is not valid YAML: {err}".replace("\n", " ")) from None
+        reason = " ".join(str(err).split())
+        raise OptionsError(f"--config: {path} is not valid YAML: {reason}") from None
     if data is None:
         return {}
     if not isinstance(data, dict):

@@ -168,6 +168,8 @@ SETTINGS: tuple[Setting, ...] = (
             _at_least(0)),
     Setting("log-level", STRING, "info", "debug, info, warning or error.", OBSERVE, _log_level),
     Setting("access-log", BOOL, True, "Log one line per request.", OBSERVE),
+    Setting("profiling", BOOL, True,
+            "Serve /debug/pprof/profile?seconds=N (a cProfile of one worker).", OBSERVE),
     Setting("metrics-dir", PATH, "",
             "Directory of prometheus_client's multiprocess files; wiped at start.",
             OBSERVE, default_doc="a fresh directory in /dev/shm"),

@@ -59,7 +59,8 @@ def parse_duration(value: Any) -> float:
         except ValueError:
             parts = _DURATION_PART.findall(text)
             if not parts or "".join(n + u for n, u in parts) != text:
-                raise ValueError(f"expected a duration such as 60s or 1m30s, got {value!r}") from None
+                raise ValueError(
+                    f"expected a duration such as 60s or 1m30s, got {value!r}") from None
             seconds = sum(float(n) * _UNIT_SECONDS[u] for n, u in parts)
     if seconds < 0:
         raise ValueError(f"a duration cannot be negative, got {value!r}")

@@ -21,7 +21,6 @@ from kapisup.process import pipes
 from kapisup.process.heartbeat import HeartbeatBoard
 from kapisup.process.proctitle import set_title
 from kapisup.process.worker import (
-    EXIT_BOOT_FAILED,
     WorkerContext,
     WorkerSpec,
     describe_exit,
@@ -339,7 +338,7 @@ class Arbiter:
         if worker.stopping or self._stopping:
             self.log.info("worker stopped", **fields)
             return
-        if code == EXIT_BOOT_FAILED and not worker.ready:
+        if code is not None and code != 0 and not worker.ready:
             self._on_boot_failure(worker, fields)
             return
         if code == 0:
@@ -349,7 +348,8 @@ class Arbiter:
         reason = "timeout" if worker.timed_out else "crash"
         self.restarts[reason] += 1
         self._crash_streak = self._crash_streak + 1 if lived < STABLE_AFTER else 1
-        delay = 0.0 if self._crash_streak <= 1 else min(2.0 ** (self._crash_streak - 2), MAX_BACKOFF)
+        delay = 0.0 if self._crash_streak <= 1 else min(2.0 ** (self._crash_streak - 2),
+                                                         MAX_BACKOFF)
         self._next_spawn_at = time.monotonic() + delay
         self.log.error("worker died; respawning", respawn_in_s=delay, reason=reason, **fields)
 

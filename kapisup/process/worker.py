@@ -154,9 +154,9 @@ def _forget_master(spec: WorkerSpec) -> None:
     for fd in spec.close_fds:
         with contextlib.suppress(OSError):
             os.close(fd)
-    # On SIGABRT (sent by the master when the heartbeat stops) dump every thread's stack,
-    # from C, even while the event loop is stuck; the master follows up with SIGKILL.
-    faulthandler.register(signal.SIGABRT, file=sys.stderr, all_threads=True, chain=False)
+    # On SIGABRT (sent by the master when the heartbeat stops) dump the stack from C, even
+    # while the event loop is stuck, then die; the master follows up with SIGKILL anyway.
+    faulthandler.enable(file=sys.stderr, all_threads=True)
 
 
 def _install_signals(ctx: WorkerContext) -> None:

@@ -1,0 +1,5 @@
+"""`python -m kapisup`."""
+
+from kapisup.cmd.apiserver import main
+
+raise SystemExit(main())
