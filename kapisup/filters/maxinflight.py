@@ -119,6 +119,11 @@ class InFlightLimiter:
             except BaseException:
                 counter.release()
                 raise
+            if type(body) is list:
+                # A finished body (the common case): free the slot now and keep the list, so
+                # the server can send headers and body in one write.
+                counter.release()
+                return body
             return _ReleaseOnClose(body, counter)
 
         return max_in_flight

@@ -99,9 +99,21 @@ class RequestMetrics:
         self._children: dict[tuple[str, ...], tuple[Any, Any]] = {}
         self._inflight_children = {kind: self.inflight.labels(kind)
                                    for kind in ("readOnly", "mutating")}
+        self._inflight_now = dict.fromkeys(self._inflight_children, 0)
+        self._inflight_high = dict.fromkeys(self._inflight_children, 0)
 
     def set_inflight(self, kind: str, current: int) -> None:
-        self._inflight_children[kind].set(current)
+        """Called on every acquire and release: only plain ints here, no shared memory."""
+        self._inflight_now[kind] = current
+        if current > self._inflight_high[kind]:
+            self._inflight_high[kind] = current
+
+    def publish_inflight(self) -> None:
+        """Publish the high-water mark since the last call (kube's gauge is the maximum in
+        the last second), then start the next window from the current value."""
+        for kind, child in self._inflight_children.items():
+            child.set(self._inflight_high[kind])
+            self._inflight_high[kind] = self._inflight_now[kind]
 
     def observe(self, labels: tuple[str, ...], code: str, seconds: float) -> None:
         key = (*labels, code)

@@ -15,7 +15,7 @@ from kapisup.filters.chain import ChainConfig, build_handler_chains
 from kapisup.filters.longrunning import LongRunningCheck
 from kapisup.mux.container import APIContainer
 from kapisup.observability.auditlog import AuditLogWriter
-from kapisup.observability.logging import get_logger
+from kapisup.observability.logging import HotPathLogger, get_logger
 from kapisup.observability.metrics import RequestMetrics, instrument
 from kapisup.routes.healthz import HealthCheck, check_handler, ping, root_handler
 from kapisup.routes.index import index_handler
@@ -66,7 +66,7 @@ class GenericAPIServer:
             authorizer=config.authorizer,
             audit_writer=self.audit_writer,
             access_log=options.access_log,
-            logger=get_logger("http", worker=config.worker_id),
+            logger=HotPathLogger("http", worker=config.worker_id),
             on_inflight_change=self.metrics.set_inflight if self.metrics else None,
             metrics_observer=self._instrument if self.metrics else None,
         )
@@ -133,6 +133,18 @@ class PreparedGenericAPIServer:
             self.serve_securely(stop)
         if config.insecure_serving is not None:
             self.serve_insecurely(stop)
+        if self.server.metrics is not None:
+            import gevent
+
+            gevent.spawn(self._publish_metrics, self.server.metrics)
+
+    @staticmethod
+    def _publish_metrics(metrics: RequestMetrics) -> None:
+        import gevent
+
+        while True:
+            metrics.publish_inflight()
+            gevent.sleep(1.0)
 
     def serve_securely(self, stop: StopSignal) -> None:
         from kapisup.server.tls import build_server_context

@@ -175,9 +175,21 @@ def test_no_leak_when_the_body_or_its_close_raises():
 
 def test_body_dropped_without_close_still_releases():
     limiter = InFlightLimiter(1, 1, LONG_RUNNING)
-    _, body = start(limiter(ok_app()), env())
+
+    def streaming(environ, start_response):
+        start_response("200 OK", [])
+        yield b"a"
+
+    _, body = start(limiter(streaming), env())
     assert limiter.read_only.current == 1
     del body
+    assert limiter.read_only.current == 0
+
+
+def test_a_finished_list_body_frees_the_slot_at_once():
+    limiter = InFlightLimiter(1, 1, LONG_RUNNING)
+    _, body = start(limiter(ok_app()), env())
+    assert type(body) is list  # passed through untouched: one write for headers and body
     assert limiter.read_only.current == 0
 
 
