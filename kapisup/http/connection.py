@@ -17,7 +17,7 @@ import _socket
 import contextlib
 import ssl
 from collections import deque
-from time import monotonic
+from time import monotonic, time
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_to_bytes
 
@@ -27,13 +27,19 @@ from greenlet import GreenletExit
 
 from kapisup.http.wsgi import (
     CONTINUE_100,
+    DATE_STATE,
     EMPTY_BODY,
+    HEADER_KEYS,
+    HEADER_KINDS,
+    K_CONNECTION,
+    K_HOP,
+    K_LENGTH,
     BodyReadError,
     RequestBody,
     date_line,
     environ_key,
     error_response,
-    no_body_status,
+    header_kind,
     status_line,
 )
 
@@ -44,7 +50,6 @@ RECV_SIZE = 65536
 _DISCARD_BUDGET = 256 * 1024  # unread request body we skip to keep a connection alive (as Go)
 _LINGER_SECONDS = 1.0  # after an error response, read and drop input so our reply is not RST
 _LINGER_BYTES = 4 << 20
-_OPTIONS_STAR = b"*"
 
 # response framing modes
 _FIXED, _LENGTH, _CHUNKED, _UNTIL_CLOSE, _NONE = range(5)
@@ -307,7 +312,9 @@ class Connection:
         self._hdr_cb += len(name) + len(value) + 4
         if self._hdr_cb > self._max_header:
             raise _Reject(431, "Request Header Fields Too Large")
-        key = environ_key(name)
+        key = HEADER_KEYS.get(name)
+        if key is None:
+            key = environ_key(name)
         if key:
             env = self._cur.env  # type: ignore[union-attr]
             text = value.decode("latin-1")
@@ -337,27 +344,27 @@ class Connection:
         raw = url.decode("latin-1")
         env["RAW_URI"] = raw
         env["REQUEST_URI"] = raw
-        if url[:1] == b"/":
-            path, _, query = url.partition(b"?")
-            if b"#" in query:
-                query = query.partition(b"#")[0]
-            env["QUERY_STRING"] = query.decode("latin-1")
-        elif url == _OPTIONS_STAR:
-            path = url
-            env["QUERY_STRING"] = ""
+        if raw[:1] == "/":
+            path, _, query = raw.partition("?")
+            if "#" in query:
+                query = query.partition("#")[0]
+        elif raw == "*":
+            path = raw
+            query = ""
             req.options_star = method == "OPTIONS"
-        else:
+        else:  # absolute-form (proxies): keep only the path and query
             try:
                 parsed = httptools.parse_url(url)
             except httptools.HttpParserInvalidURLError:
                 raise _Reject(400, "Bad Request: invalid request target") from None
-            path = parsed.path or b"/"
-            env["QUERY_STRING"] = (parsed.query or b"").decode("latin-1")
-        if b"#" in path:
-            path = path.partition(b"#")[0]
-        if b"%" in path:
-            path = unquote_to_bytes(path)
-        env["PATH_INFO"] = path.decode("latin-1")
+            path = (parsed.path or b"/").decode("latin-1")
+            query = (parsed.query or b"").decode("latin-1")
+        env["QUERY_STRING"] = query
+        if "#" in path:
+            path = path.partition("#")[0]
+        if "%" in path:
+            path = unquote_to_bytes(path.encode("latin-1")).decode("latin-1")
+        env["PATH_INFO"] = path
         length = env.get("CONTENT_LENGTH")
         if (length is not None and length != "0") or "HTTP_TRANSFER_ENCODING" in env:
             req.body = bytearray()
@@ -604,20 +611,22 @@ class Connection:
         app_length = None
         has_date = False
         for name, value in self._rheaders:
-            lname = name.lower()
-            if lname == "content-length":
-                app_length = value
-                continue
-            if lname == "connection":
-                if "close" in value.lower():
-                    keep = False
-                continue
-            if lname == "transfer-encoding" or lname == "keep-alive":
-                continue  # hop-by-hop: framing is the server's job
-            if lname == "date":
-                has_date = True
+            kind = HEADER_KINDS.get(name)
+            if kind is None:
+                kind = header_kind(name)
+            if kind:
+                if kind == K_LENGTH:
+                    app_length = value
+                    continue
+                if kind == K_CONNECTION:
+                    if "close" in value.lower():
+                        keep = False
+                    continue
+                if kind == K_HOP:
+                    continue  # hop-by-hop: framing is the server's job
+                has_date = True  # K_DATE
             parts.append(f"{name}: {value}\r\n")
-        if no_body_status(code):
+        if code < 200 or code == 204 or code == 304:  # never a body (RFC 9110 6.4.1)
             mode = _NONE
             if code == 304 and app_length is not None:
                 parts.append(f"Content-Length: {app_length}\r\n")
@@ -656,7 +665,7 @@ class Connection:
         elif not req.http11:
             parts.append("Connection: keep-alive\r\n")
         if not has_date:
-            parts.append(date_line())
+            parts.append(DATE_STATE[1] if DATE_STATE[0] == int(time()) else date_line())
         parts.append("\r\n")
         head = "".join(parts)
         # one C-level count instead of a per-header check: any CR/LF inside a name or value

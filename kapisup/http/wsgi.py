@@ -21,7 +21,6 @@ class BodyReadError(OSError):
 
 # --- status lines --------------------------------------------------------------------------
 
-_NO_BODY_CODES = frozenset({204, 304})
 _status_cache: dict[tuple[bool, str], tuple[str, int]] = {}
 
 
@@ -47,11 +46,6 @@ def status_line(http11: bool, status: str) -> tuple[str, int]:
     return entry
 
 
-def no_body_status(code: int) -> bool:
-    """1xx, 204 and 304 responses never carry a body (RFC 9110 §6.4.1)."""
-    return code < 200 or code in _NO_BODY_CODES
-
-
 for _s in HTTPStatus:
     for _v in (True, False):
         status_line(_v, f"{_s.value} {_s.phrase}")
@@ -59,21 +53,21 @@ for _s in HTTPStatus:
 
 # --- Date header ---------------------------------------------------------------------------
 
-_date_state: list = [0, ""]
+DATE_STATE: list = [0, ""]
 
 
 def date_line() -> str:
     """The "Date: ...\\r\\n" header line, formatted at most once per second."""
     now = int(time.time())
-    if now != _date_state[0]:
-        _date_state[0] = now
-        _date_state[1] = "Date: " + formatdate(now, usegmt=True) + "\r\n"
-    return _date_state[1]
+    if now != DATE_STATE[0]:
+        DATE_STATE[0] = now
+        DATE_STATE[1] = "Date: " + formatdate(now, usegmt=True) + "\r\n"
+    return DATE_STATE[1]
 
 
 # --- header name → environ key -------------------------------------------------------------
 
-_hkey_cache: dict[bytes, str] = {}
+HEADER_KEYS: dict[bytes, str] = {}
 
 
 def environ_key(name: bytes) -> str:
@@ -82,7 +76,7 @@ def environ_key(name: bytes) -> str:
     Names with "_" are dropped (as Go and nginx do): "X_Remote_User" would otherwise collide
     with "X-Remote-User" after CGI mangling and let a client spoof a proxy's header.
     """
-    key = _hkey_cache.get(name)
+    key = HEADER_KEYS.get(name)
     if key is not None:
         return key
     text = name.decode("latin-1").upper()
@@ -94,9 +88,30 @@ def environ_key(name: bytes) -> str:
         key = "CONTENT_LENGTH"
     else:
         key = "HTTP_" + text.replace("-", "_")
-    if len(_hkey_cache) < 2048 and len(name) <= 64:
-        _hkey_cache[name] = key
+    if len(HEADER_KEYS) < 2048 and len(name) <= 64:
+        HEADER_KEYS[name] = key
     return key
+
+
+# --- response header name → how the server treats it ------------------------------------
+
+K_PLAIN, K_LENGTH, K_CONNECTION, K_HOP, K_DATE = range(5)
+_KINDS = {
+    "content-length": K_LENGTH,
+    "connection": K_CONNECTION,
+    "transfer-encoding": K_HOP,
+    "keep-alive": K_HOP,
+    "date": K_DATE,
+}
+HEADER_KINDS: dict[str, int] = {}
+
+
+def header_kind(name: str) -> int:
+    """Classify a response header name once per spelling (lower() per header adds up)."""
+    kind = _KINDS.get(name.lower(), K_PLAIN)
+    if len(HEADER_KINDS) < 2048 and len(name) <= 64:
+        HEADER_KINDS[name] = kind
+    return kind
 
 
 # --- canned server responses ---------------------------------------------------------------
