@@ -978,3 +978,44 @@ def test_oversized_chunked_trailer_is_cut_off(serve):
         assert resp.status == 500  # the app's body read failed
         assert closed_by_peer(sock)
         t.join(10)
+
+
+def test_large_bodies_both_ways_with_requests(serve):
+    requests = pytest.importorskip("requests")
+
+    def app(environ, start_response):
+        data = environ["wsgi.input"].read()
+        if environ["REQUEST_METHOD"] == "POST":
+            start_response("200 OK", [])
+            return [str(len(data)).encode(), b":", data[:4]]
+        start_response("200 OK", [("Content-Type", "application/octet-stream")])
+        return [b"z" * (5 << 20)]
+
+    srv = serve(app)
+    url = f"http://127.0.0.1:{srv.port}/"
+    with requests.Session() as session:
+        big = b"q" * (3 << 20)
+        assert session.post(url, data=big, timeout=30).content == b"3145728:qqqq"
+        chunks = (big[i : i + 65536] for i in range(0, len(big), 65536))  # chunked upload
+        assert session.post(url, data=chunks, timeout=30).content == b"3145728:qqqq"
+        resp = session.get(url, timeout=30)
+        assert len(resp.content) == 5 << 20
+        assert resp.headers["Content-Length"] == str(5 << 20)
+
+
+def test_curl_style_expect_continue_with_large_body(serve):
+    srv = serve(echo_app)
+    with connect(srv.port) as sock:
+        f = sock.makefile("rb")
+        body = b"k" * 200_000
+        sock.sendall(
+            b"POST / HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\n"
+            + f"Content-Length: {len(body)}\r\n\r\n".encode()
+        )
+        assert f.readline().startswith(b"HTTP/1.1 100")
+        assert f.readline() == b"\r\n"
+        t = _send_in_background(sock, body)
+        resp = read_response(f)
+        assert len(resp.json()["body"]) == len(body)
+        t.join(10)
+        assert request(sock, f, get()).status == 200
