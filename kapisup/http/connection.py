@@ -366,7 +366,11 @@ class Connection:
             path = unquote_to_bytes(path.encode("latin-1")).decode("latin-1")
         env["PATH_INFO"] = path
         length = env.get("CONTENT_LENGTH")
-        if (length is not None and length != "0") or "HTTP_TRANSFER_ENCODING" in env:
+        coding = env.get("HTTP_TRANSFER_ENCODING")
+        if coding is not None and not coding.rstrip(" \t").lower().endswith("chunked"):
+            # RFC 9112 6.3: the body length cannot be known; must be 400 and close
+            raise _Reject(400, "Bad Request: unsupported Transfer-Encoding")
+        if (length is not None and length != "0") or coding is not None:
             req.body = bytearray()
             env["wsgi.input"] = RequestBody(self, req)
             expect = env.get("HTTP_EXPECT")

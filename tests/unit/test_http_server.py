@@ -735,6 +735,8 @@ def test_414_for_long_request_line(serve):
         b"GET / HTTP/1.1\r\nBad Header Line\r\n\r\n",
         b"GET / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab",
         b"GET / HTTP/9.9\r\n\r\n",
+        b"POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\nabc",
+        b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
     ],
 )
 def test_400_for_malformed_requests(serve, raw):
