@@ -27,6 +27,7 @@ from kapisup.http.limits import HTTPLimits
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 _ACCEPT_RESOURCE_ERRORS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
+_ACCEPT_FATAL_ERRORS = frozenset({errno.EBADF, errno.EINVAL, errno.ENOTSOCK, errno.EOPNOTSUPP})
 
 
 def _default_logger(name: str) -> Any:
@@ -208,6 +209,10 @@ class HTTPServer:
                 if exc.errno in _ACCEPT_RESOURCE_ERRORS:
                     self.log.warning("accept failed", error=str(exc))
                     gevent.sleep(0.1)
+                elif exc.errno in _ACCEPT_FATAL_ERRORS:
+                    # a listener shut down or closed under us stays "readable": stop, not spin
+                    self.log.error("listener unusable, no longer accepting", error=str(exc))
+                    return
                 continue  # ECONNABORTED and friends: the client is already gone
             self._spawn(fd, addr)
 

@@ -1021,3 +1021,18 @@ def test_curl_style_expect_continue_with_large_body(serve):
         assert len(resp.json()["body"]) == len(body)
         t.join(10)
         assert request(sock, f, get()).status == 200
+
+
+def test_listener_shut_down_elsewhere_stops_the_accept_loop(serve):
+    srv = serve(text_app())
+    with connect(srv.port) as sock:
+        f = sock.makefile("rb")
+        assert request(sock, f, get()).status == 200
+        master = srv.listener.dup()
+        try:
+            master.shutdown(socket.SHUT_RD)  # e.g. the master tearing the listener down
+            srv.wait_for(lambda: srv.server._accept_greenlet.dead, "the accept loop to stop")
+        finally:
+            master.close()
+        assert "listener unusable, no longer accepting" in srv.log.levels("error")
+        assert request(sock, f, get()).status == 200  # open connections are still served
