@@ -15,6 +15,7 @@ import os
 import shutil
 import tempfile
 import time
+from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
@@ -97,6 +98,7 @@ class RequestMetrics:
             "request kind in last second.",
             ("request_kind",), multiprocess_mode="livesum", registry=registry)
         self._children: dict[tuple[str, ...], tuple[Any, Any]] = {}
+        self._pending: dict[tuple[str, ...], list[Any]] = {}
         self._inflight_children = {kind: self.inflight.labels(kind)
                                    for kind in ("readOnly", "mutating")}
         self._inflight_now = dict.fromkeys(self._inflight_children, 0)
@@ -116,13 +118,31 @@ class RequestMetrics:
             self._inflight_high[kind] = self._inflight_now[kind]
 
     def observe(self, labels: tuple[str, ...], code: str, seconds: float) -> None:
+        """Count in plain Python; `flush` moves the sums into the shared files."""
         key = (*labels, code)
-        children = self._children.get(key)
-        if children is None:
-            children = (self.requests.labels(*key), self.duration.labels(*labels))
-            self._children[key] = children
-        children[0].inc()
-        children[1].observe(seconds)
+        pending = self._pending.get(key)
+        if pending is None:
+            pending = self._pending[key] = [0, 0.0, [0] * (len(DURATION_BUCKETS) + 1)]
+        pending[0] += 1
+        pending[1] += seconds
+        pending[2][bisect_left(DURATION_BUCKETS, seconds)] += 1
+
+    def flush(self) -> None:
+        """Publish what `observe` counted since the last flush (each worker does it every
+        second and before it answers /metrics). One mmap write per series, not per request."""
+        pending, self._pending = self._pending, {}
+        for key, (count, total, buckets) in pending.items():
+            children = self._children.get(key)
+            if children is None:
+                children = (self.requests.labels(*key), self.duration.labels(*key[:-1]))
+                self._children[key] = children
+            requests, histogram = children
+            requests.inc(count)
+            # Histogram.observe takes one value at a time; add the batch to its series directly.
+            histogram._sum.inc(total)
+            for index, hits in enumerate(buckets):
+                if hits:
+                    histogram._buckets[index].inc(hits)
 
 
 def collect_text(path: str) -> bytes:

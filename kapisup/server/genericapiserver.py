@@ -85,8 +85,9 @@ class GenericAPIServer:
             self.container.unlisted_routes.handle("/debug/pprof/profile",
                                                   profile_handler(gevent.sleep))
         if self.config.metrics_dir:
-            self.container.non_swagger_routes.handle("/metrics",
-                                                     metrics_handler(self.config.metrics_dir))
+            flush = self.metrics.flush if self.metrics is not None else None
+            self.container.non_swagger_routes.handle(
+                "/metrics", metrics_handler(self.config.metrics_dir, before=flush))
 
     def _instrument(self, app: Callable[..., Any]) -> Callable[..., Any]:
         assert self.metrics is not None
@@ -144,6 +145,7 @@ class PreparedGenericAPIServer:
 
         while True:
             metrics.publish_inflight()
+            metrics.flush()
             gevent.sleep(1.0)
 
     def serve_securely(self, stop: StopSignal) -> None:
@@ -178,5 +180,7 @@ class PreparedGenericAPIServer:
         drains = [gevent.spawn(http.drain, timeout) for http in self.http_servers]
         gevent.joinall(drains)
         clean = all(bool(g.value) for g in drains)
+        if self.server.metrics is not None:
+            self.server.metrics.flush()
         self.server.log.info("drained", clean=clean)
         return clean

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kapisup.observability.logging import configure_logging, get_logger
+from kapisup.observability.logging import configure_logging, flush_batched, get_logger
 from kapisup.server.config import Config
 
 
@@ -15,5 +15,8 @@ def serve_worker(config: Config, ctx: Any) -> None:
     server = config.complete().new()
     prepared = server.prepare_run()
     get_logger("worker").info("worker serving", generation=ctx.generation)
-    prepared.run(ctx)
+    try:
+        prepared.run(ctx)
+    finally:
+        flush_batched()
     get_logger("worker").info("worker exiting", reason=ctx.stop_reason)

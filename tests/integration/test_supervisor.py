@@ -202,9 +202,12 @@ def test_metrics_count_requests_of_all_workers(tmp_path):
             assert one_shot_get(server.insecure_port, "/livez") == 200
         wait_for(lambda: len(server.access("/livez", mark)) >= 60, what="access lines")
         pids = {e["pid"] for e in server.access("/livez", mark)}
-        text = server.get("/metrics").text
-        total = _sample(text, "apiserver_request_total", 'subresource="/livez"', 'code="200"')
-        assert total == 60
+        # Each worker publishes its counts once a second (and the one answering, at once).
+        text = wait_for(lambda: (t := server.get("/metrics").text) and _sample(
+            t, "apiserver_request_total", 'subresource="/livez"', 'code="200"') >= 60 and t,
+            what="both workers' counts")
+        assert _sample(text, "apiserver_request_total", 'subresource="/livez"',
+                       'code="200"') == 60
         assert len(pids) == 2  # so the sum above really came from both workers' files
         assert _sample(text, "apiserver_request_duration_seconds_count",
                        'subresource="/livez"') == 60
