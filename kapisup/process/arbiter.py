@@ -79,6 +79,7 @@ class _Worker:
     stop_deadline: float = 0.0
     abort_sent: float = 0.0
     timed_out: bool = False
+    boot_error: str = ""
 
 
 class Arbiter:
@@ -187,12 +188,8 @@ class Arbiter:
                 self.log.info("worker ready", worker=worker.worker_id, worker_pid=pid,
                               generation=worker.generation)
             elif verb == "booterror":
-                self.log.error("worker failed to boot", worker=worker.worker_id,
-                               worker_pid=pid, reason=detail)
-                self._boot_error = detail
+                worker.boot_error = detail
         self._advance_generations()
-
-    _boot_error = ""
 
     # ---- workers ---------------------------------------------------------------------------
 
@@ -355,7 +352,7 @@ class Arbiter:
 
     def _on_boot_failure(self, worker: _Worker, fields: dict[str, Any]) -> None:
         booted = any(w.ready for w in self.workers.values() if w.generation == worker.generation)
-        reason = self._boot_error or "see the worker's log"
+        reason = worker.boot_error or "see the worker's log"
         if self._pending is not None and worker.generation == self.generation:
             self.log.error("reload failed: new workers cannot boot; keeping the old ones",
                            reason=reason, **fields)
