@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import signal
 import socket
+import ssl
 import threading
 
 import requests
 
+from kapisup.server.certs import generate_self_signed
 from tests.integration.server import Kapisup, running, wait_for
 
 
@@ -210,3 +212,32 @@ def test_second_instance_on_the_same_port_fails_cleanly(tmp_path):
         finally:
             second.stop()
         assert first.get("/healthz").text == "ok"
+
+
+def _served_certificate(port: int) -> bytes:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as raw, \
+            context.wrap_socket(raw) as tls:
+        return tls.getpeercert(binary_form=True)
+
+
+def test_hup_reloads_the_serving_certificate(tmp_path):
+    cert, key = tmp_path / "tls.crt", tmp_path / "tls.key"
+
+    def new_pair() -> bytes:
+        cert_pem, key_pem = generate_self_signed("127.0.0.1", ["127.0.0.1"], ["localhost"])
+        cert.write_bytes(cert_pem)
+        key.write_bytes(key_pem)
+        return ssl.PEM_cert_to_DER_cert(cert_pem.decode())
+
+    first = new_pair()
+    with running(tmp_path, "--tls-cert-file", str(cert), "--tls-private-key-file", str(key),
+                 workers=1) as server:
+        assert _served_certificate(server.secure_port) == first
+        second = new_pair()
+        mark = server.mark()
+        server.signal(signal.SIGHUP)
+        server.wait_log(lambda e: e.get("event") == "reload complete", after=mark)
+        wait_for(lambda: _served_certificate(server.secure_port) == second,
+                 what="the new certificate")
