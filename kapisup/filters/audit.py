@@ -15,6 +15,7 @@ from typing import Any
 import gevent
 
 from kapisup.auth.user import UserInfo
+from kapisup.endpoints.body import close_body
 from kapisup.endpoints.request import AUDIT_ID, IMPERSONATED_BY, REQUEST_INFO, USER, WSGIApp
 from kapisup.observability.auditlog import AuditLogWriter
 from kapisup.observability.logging import get_logger
@@ -151,9 +152,7 @@ class _AuditedBody:
 
     def close(self) -> None:
         try:
-            close = getattr(self._body, "close", None)
-            if close is not None:
-                close()
+            close_body(self._body)
         finally:
             self._event.finish()
 

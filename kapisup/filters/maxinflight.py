@@ -7,9 +7,10 @@ server closes the response body, because streaming the body is part of the work.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from typing import Any
 
+from kapisup.endpoints.body import ClosingBody
 from kapisup.endpoints.request import REQUEST_INFO, RequestInfo, WSGIApp
 from kapisup.endpoints.status import write_status
 
@@ -42,33 +43,19 @@ class _Counter:
             self.on_change(self.kind, self.current)
 
 
-class _ReleaseOnClose:
+class _ReleaseOnClose(ClosingBody):
     """The app's body, releasing the slot once when the server closes it."""
 
-    __slots__ = ("_body", "_counter")
+    __slots__ = ()
 
     def __init__(self, body: Iterable[bytes], counter: _Counter):
-        self._body = body
-        self._counter: _Counter | None = counter
-
-    def __iter__(self) -> Iterator[bytes]:
-        return iter(self._body)
-
-    def close(self) -> None:
-        counter, self._counter = self._counter, None
-        try:
-            close = getattr(self._body, "close", None)
-            if close is not None:
-                close()
-        finally:
-            if counter is not None:
-                counter.release()
+        super().__init__(body, counter.release)
 
     def __del__(self) -> None:
         # Safety net for a caller that drops the body without closing it (a WSGI violation).
-        counter, self._counter = self._counter, None
-        if counter is not None:
-            counter.release()
+        done, self._done = self._done, None
+        if done is not None:
+            done()
 
 
 class InFlightLimiter:

@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+from kapisup.endpoints.body import close_body
 from kapisup.endpoints.request import REQUEST_INFO, USER, WSGIApp
 from kapisup.endpoints.status import write_status
 
@@ -111,9 +112,7 @@ class _GuardedBody:
 
     def close(self) -> None:
         try:
-            close = getattr(self._body, "close", None)
-            if close is not None:
-                close()
+            close_body(self._body)
         finally:
             self._request.log()
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import gevent
 
+from kapisup.endpoints.body import close_body
 from kapisup.endpoints.request import REQUEST_INFO, RequestInfo, WSGIApp
 from kapisup.endpoints.status import write_status
 
@@ -75,7 +76,7 @@ def with_timeout(app: WSGIApp, seconds: float,
             if err is not deadline:
                 raise
             deadline.close()
-            _close(body)
+            close_body(body)
             if held.passed:
                 raise TimeoutAbort("request timed out after its response started") from None
             return write_status(
@@ -84,17 +85,11 @@ def with_timeout(app: WSGIApp, seconds: float,
             )
         except BaseException:
             deadline.close()
-            _close(body)
+            close_body(body)
             raise
         deadline.close()
-        _close(body)
+        close_body(body)
         held.flush()
         return chunks
 
     return timeout
-
-
-def _close(body: Any) -> None:
-    close = getattr(body, "close", None)
-    if close is not None:
-        close()

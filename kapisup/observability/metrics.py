@@ -19,6 +19,8 @@ from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+from kapisup.endpoints.body import ClosingBody
+
 ENV_DIR = "PROMETHEUS_MULTIPROC_DIR"
 SUPERVISOR_STATS = "supervisor.json"
 
@@ -209,7 +211,7 @@ def instrument(app: Callable[..., Iterable[bytes]], metrics: RequestMetrics,
         if isinstance(body, list):
             _record(environ, status_holder[0][:3] if status_holder else "500", started)
             return body
-        return _ClosingBody(body, lambda: _record(
+        return ClosingBody(body, lambda: _record(
             environ, status_holder[0][:3] if status_holder else "500", started))
 
     def _record(environ: dict[str, Any], code: str, started: float) -> None:
@@ -235,23 +237,3 @@ def instrument(app: Callable[..., Iterable[bytes]], metrics: RequestMetrics,
 
     return instrumented
 
-
-class _ClosingBody:
-    """Streams the body and runs `done` once, when the server closes it."""
-
-    def __init__(self, body: Iterable[bytes], done: Callable[[], None]):
-        self._body = body
-        self._done: Callable[[], None] | None = done
-
-    def __iter__(self) -> Iterator[bytes]:
-        return iter(self._body)
-
-    def close(self) -> None:
-        try:
-            close = getattr(self._body, "close", None)
-            if close is not None:
-                close()
-        finally:
-            done, self._done = self._done, None
-            if done is not None:
-                done()
