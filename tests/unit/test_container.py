@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from mux_wsgi import request, route_handler, text_app
+from wsgi_util import request, route_handler, text_app
 
 from kapisup.mux.container import APIContainer
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from mux_wsgi import call, make_environ, request, text_app
+from wsgi_util import call, make_environ, request, text_app
 
 from kapisup.mux.servemux import PathRecorderMux, ServeMux, clean_path, is_api_path
 

@@ -23,16 +23,24 @@ def make_environ(
     remote: str = "127.0.0.1",
     resolve: bool = False,
     user: Any = None,
+    raw_uri: str | None = None,
+    protocol: str = "HTTP/1.1",
 ) -> dict[str, Any]:
-    """A WSGI environ; `resolve` adds the RequestInfo, `user` the authenticated UserInfo."""
+    """A WSGI environ; `resolve` adds the RequestInfo, `user` the authenticated UserInfo.
+
+    REQUEST_URI is `raw_uri`, by default path?query as a server would send it.
+    """
+    if raw_uri is None:
+        raw_uri = path + (f"?{query}" if query else "")
     environ: dict[str, Any] = {
         "REQUEST_METHOD": method,
         "SCRIPT_NAME": "",
         "PATH_INFO": path,
         "QUERY_STRING": query,
+        "REQUEST_URI": raw_uri,
         "SERVER_NAME": "localhost",
         "SERVER_PORT": "6443",
-        "SERVER_PROTOCOL": "HTTP/1.1",
+        "SERVER_PROTOCOL": protocol,
         "REMOTE_ADDR": remote,
         "CONTENT_LENGTH": str(len(body)) if body else "",
         "wsgi.version": (1, 0),
@@ -133,6 +141,12 @@ def call(app: Callable[..., Iterable[bytes]], environ: dict[str, Any] | None = N
     return finish(recorder, body)
 
 
+def request(app: Callable[..., Iterable[bytes]], method: str = "GET", path: str = "/",
+            **environ_args: Any) -> Response:
+    """Shorthand for `call(app, make_environ(method, path, ...))`."""
+    return call(app, make_environ(method, path, **environ_args))
+
+
 def ok_app(body: bytes = b"ok", status: str = "200 OK") -> Callable[..., list[bytes]]:
     def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
         start_response(status, [("Content-Type", "text/plain"),
@@ -140,6 +154,24 @@ def ok_app(body: bytes = b"ok", status: str = "200 OK") -> Callable[..., list[by
         return [body]
 
     return app
+
+
+def text_app(text: str, status: str = "200 OK") -> Callable[..., list[bytes]]:
+    """A WSGI app answering `text`, to tell which registration served a request."""
+    return ok_app(text.encode(), status)
+
+
+def route_handler(name: str) -> Callable[..., list[bytes]]:
+    """A route handler echoing its name and params as JSON."""
+
+    def handler(
+        environ: dict[str, Any], start_response: Callable[..., Any], params: dict[str, str]
+    ) -> list[bytes]:
+        body = json.dumps({"route": name, "params": params}).encode()
+        start_response("200 OK", [("Content-Type", "application/json")])
+        return [body]
+
+    return handler
 
 
 class RecordingLogger:
