@@ -15,7 +15,11 @@ from kapisup.endpoints.status import write_status
 
 
 def with_request_info(app: WSGIApp, resolver: RequestInfoResolver) -> WSGIApp:
-    """Store the request's RequestInfo in the environ; an unresolvable URL gets a 500 Status."""
+    """Store the request's RequestInfo in the environ; an unresolvable URL gets a 404 Status.
+
+    kube-apiserver answers such URLs (`/api/v1/watch`, `/api/v1/proxy`) with a 500, but the
+    mistake is the client's: no resource lives there, so kapisup says NotFound.
+    """
 
     def request_info(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         try:
@@ -25,10 +29,9 @@ def with_request_info(app: WSGIApp, resolver: RequestInfoResolver) -> WSGIApp:
                 environ.get("QUERY_STRING", ""),
             )
         except RequestInfoError as err:
-            cause = f"failed to create RequestInfo: {err}"
             return write_status(
-                start_response, 500, f"Internal error occurred: {cause}",
-                details={"causes": [{"message": cause}]},
+                start_response, 404, f"the server could not find the requested resource: {err}",
+                details={},
             )
         return app(environ, start_response)
 

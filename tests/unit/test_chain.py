@@ -182,7 +182,7 @@ def test_metrics_observer_sits_right_inside_request_info():
     blocked = gevent.spawn(call, secure, admin(path=PODS + "/p/block"))
     gevent.sleep(0)
     assert call(secure, admin(path=PODS)).code == 429  # decided outside the limiter: observed
-    assert call(secure, make_environ(path="/api/v1/watch")).code == 500  # before the observer
+    assert call(secure, make_environ(path="/api/v1/watch")).code == 404  # before the observer
     api.release.set()
     blocked.join()
     assert observed == [("list", "429"), ("get", "200")]
@@ -191,8 +191,8 @@ def test_metrics_observer_sits_right_inside_request_info():
 def test_request_info_error_is_answered_before_max_in_flight():
     cfg, changes = config()
     secure, insecure = build_handler_chains(Api(), cfg)
-    assert call(secure, make_environ(path="/api/v1/watch")).code == 500
-    assert call(insecure, make_environ(path="/api/v1/watch")).code == 500
+    assert call(secure, make_environ(path="/api/v1/watch")).code == 404
+    assert call(insecure, make_environ(path="/api/v1/watch")).code == 404
     assert changes == []
 
 

@@ -1,4 +1,4 @@
-"""with_request_info stores the resolved RequestInfo or answers a 500 Status."""
+"""with_request_info stores the resolved RequestInfo or answers a 404 Status."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ def test_request_info_reaches_the_app():
     assert (info.verb, info.namespace, info.resource) == ("watch", "ns", "pods")
 
 
-def test_unresolvable_url_is_a_500_status_and_the_app_is_not_called():
+def test_unresolvable_url_is_a_404_status_and_the_app_is_not_called():
     called = []
 
     def app(environ, start_response):
@@ -33,10 +33,10 @@ def test_unresolvable_url_is_a_500_status_and_the_app_is_not_called():
 
     response = call(with_request_info(app, RequestInfoResolver()),
                     make_environ(path="/api/v1/watch"))
-    assert response.code == 500
+    assert response.code == 404
     status = response.json()
     assert status["kind"] == "Status"
-    assert status["reason"] == "InternalError"
-    assert status["message"].startswith("Internal error occurred: failed to create RequestInfo")
+    assert status["reason"] == "NotFound"
+    assert status["message"].startswith("the server could not find the requested resource")
     assert "/api/v1/watch" in status["message"]
     assert called == []
