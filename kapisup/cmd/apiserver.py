@@ -78,13 +78,20 @@ def build_master_config(options: Options) -> Config:
 
 
 def _build_authenticator(options: Options) -> Any:
+    """kube's union of authenticators; anonymous requests are refused under AlwaysAllow, as
+    kube-apiserver does, or the secure port would be open to anyone who can reach it."""
     authenticators: list[Any] = []
     if options.token_auth_file:
         try:
             authenticators.append(TokenFileAuthenticator.from_file(options.token_auth_file))
         except (OSError, ValueError) as err:
             raise ConfigError(f"--token-auth-file: {err}") from None
-    if options.anonymous_auth:
+    anonymous = options.anonymous_auth
+    if anonymous and "AlwaysAllow" in options.authorization_mode:
+        get_logger("master").warning(
+            "anonymous auth is not allowed with the AlwaysAllow authorizer; turning it off")
+        anonymous = False
+    if anonymous:
         return UnionAuthenticator(authenticators, anonymous=AnonymousAuthenticator())
     return UnionAuthenticator(authenticators, anonymous=None)
 

@@ -141,7 +141,8 @@ SETTINGS: tuple[Setting, ...] = (
             "Regular expressions matched against Origin; empty turns CORS off.", LIMITS,
             _regexps),
     Setting("anonymous-auth", BOOL, True,
-            "Serve requests without credentials as system:anonymous on the secure port.", AUTH),
+            "Serve requests without credentials as system:anonymous on the secure port "
+            "(never together with AlwaysAllow: kube-apiserver's rule).", AUTH),
     Setting("token-auth-file", PATH, "",
             "CSV of static bearer tokens: token,user,uid[,\"group1,group2\"].", AUTH),
     Setting("authorization-mode", STRING_LIST, ("AlwaysAllow",),

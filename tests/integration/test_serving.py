@@ -119,8 +119,7 @@ def test_max_in_flight_answers_429(tmp_path):
 def test_secure_port_authenticates_and_authorizes(tmp_path):
     tokens = tmp_path / "tokens.csv"
     tokens.write_text('secret-token,alice,1001,"devs,ops"\n')
-    with running(tmp_path, "--token-auth-file", str(tokens), "--anonymous-auth=false",
-                 workers=1) as server:
+    with running(tmp_path, "--token-auth-file", str(tokens), workers=1) as server:
         ca = str(tmp_path / "data" / "certs" / "apiserver.crt")
         url = f"https://localhost:{server.secure_port}/version"
         assert requests.get(url, verify=ca, timeout=10).status_code == 401

@@ -172,13 +172,16 @@ def test_blocked_worker_is_killed_and_replaced(tmp_path):
 
 
 def test_tls_handshake_on_secure_port(tmp_path):
-    with running(tmp_path, workers=1) as server:
+    tokens = tmp_path / "tokens.csv"
+    tokens.write_text("t0ken,admin,1\n")
+    with running(tmp_path, "--token-auth-file", str(tokens), workers=1) as server:
         context = ssl.create_default_context(cafile=os.path.join(server.data_dir, "certs",
                                                                   "apiserver.crt"))
         with socket.create_connection(("127.0.0.1", server.secure_port), timeout=10) as raw, \
                 context.wrap_socket(raw, server_hostname="localhost") as tls:
             assert tls.version() in ("TLSv1.2", "TLSv1.3")
-            tls.sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+            tls.sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
+                        b"Authorization: Bearer t0ken\r\n\r\n")
             data = b""
             while chunk := tls.recv(4096):
                 data += chunk
