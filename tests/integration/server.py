@@ -58,9 +58,10 @@ class Kapisup:
     """One kapisup master started with `python -m kapisup` on free loopback ports."""
 
     def __init__(self, tmp_path: Any, *args: str, workers: int = 2,
-                 env: dict[str, str] | None = None, secure: bool = True):
+                 env: dict[str, str] | None = None, secure: bool = True,
+                 insecure_port: int | None = None):
         self.tmp_path = tmp_path
-        self.insecure_port = free_port()
+        self.insecure_port = insecure_port or free_port()
         self.secure_port = free_port() if secure else 0
         self.data_dir = str(tmp_path / "data")
         self.argv = [
@@ -179,6 +180,16 @@ class Kapisup:
     def get(self, path: str, **kwargs: Any) -> requests.Response:
         kwargs.setdefault("timeout", 10)
         return requests.get(self.url + path, **kwargs)
+
+
+def run_to_exit(tmp_path: Any, *args: str, **kwargs: Any) -> tuple[int, list[str]]:
+    """Start a master expected to stop by itself; (exit code, output lines)."""
+    server = Kapisup(tmp_path, *args, **kwargs)
+    server.start(wait_ready=False)
+    try:
+        return server.wait_exit(), server.raw
+    finally:
+        server.stop()
 
 
 @contextlib.contextmanager

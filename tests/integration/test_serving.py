@@ -11,7 +11,7 @@ import threading
 import requests
 
 from kapisup.server.certs import generate_self_signed
-from tests.integration.server import Kapisup, running, wait_for
+from tests.integration.server import run_to_exit, running, wait_for
 
 
 def raw_request(port: int, data: bytes, read_all: bool = True) -> bytes:
@@ -203,13 +203,9 @@ def test_second_instance_on_the_same_port_fails_cleanly(tmp_path):
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
     with running(tmp_path / "a", workers=1) as first:
-        second = Kapisup(tmp_path / "b", workers=1)
-        second.argv[second.argv.index("--insecure-port") + 1] = str(first.insecure_port)
-        second.start(wait_ready=False)
-        try:
-            assert second.wait_exit() == 1
-        finally:
-            second.stop()
+        code, output = run_to_exit(tmp_path / "b", workers=1, insecure_port=first.insecure_port)
+        assert code == 1
+        assert any("failed to listen" in line for line in output)
         assert first.get("/healthz").text == "ok"
 
 

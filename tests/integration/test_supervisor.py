@@ -16,8 +16,8 @@ import requests
 from tests.integration.server import (
     Kapisup,
     alive,
-    free_port,
     one_shot_get,
+    run_to_exit,
     running,
     wait_for,
 )
@@ -260,41 +260,25 @@ def test_port_in_use_is_a_clear_error(tmp_path):
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
-        port = taken.getsockname()[1]
-        server = Kapisup(tmp_path, workers=1)
-        server.argv[server.argv.index("--insecure-port") + 1] = str(port)
-        server.start(wait_ready=False)
-        try:
-            assert server.wait_exit() == 1
-            assert any("failed to listen on 127.0.0.1:" in line for line in server.raw)
-        finally:
-            server.stop()
+        code, output = run_to_exit(tmp_path, workers=1, insecure_port=taken.getsockname()[1])
+    assert code == 1
+    assert any("failed to listen on 127.0.0.1:" in line for line in output)
 
 
 def test_bad_certificate_stops_before_serving(tmp_path):
     bad = tmp_path / "bad.crt"
     bad.write_text("not a certificate")
-    server = Kapisup(tmp_path, "--tls-cert-file", str(bad), "--tls-private-key-file", str(bad),
-                     workers=1)
-    server.start(wait_ready=False)
-    try:
-        assert server.wait_exit() == 1
-        assert any("cannot load certificate" in line for line in server.raw)
-    finally:
-        server.stop()
+    code, output = run_to_exit(tmp_path, "--tls-cert-file", str(bad),
+                               "--tls-private-key-file", str(bad), workers=1)
+    assert code == 1
+    assert any("cannot load certificate" in line for line in output)
 
 
 def test_invalid_option_exits_2_before_binding(tmp_path):
-    port = free_port()
-    server = Kapisup(tmp_path, "--request-timeout", "soon", workers=1)
-    server.argv[server.argv.index("--insecure-port") + 1] = str(port)
-    server.start(wait_ready=False)
-    try:
-        assert server.wait_exit() == 2
-        assert server.raw == ["kapisup: error: --request-timeout (flag): expected a duration "
-                              "such as 60s or 1m30s, got 'soon'"]
-    finally:
-        server.stop()
+    code, output = run_to_exit(tmp_path, "--request-timeout", "soon", workers=1)
+    assert code == 2
+    assert output == ["kapisup: error: --request-timeout (flag): expected a duration "
+                      "such as 60s or 1m30s, got 'soon'"]
 
 
 def test_usr1_reopens_the_audit_log(tmp_path):
