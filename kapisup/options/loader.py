@@ -45,8 +45,6 @@ class Options:
         """Where a value came from: default, file, env or flag."""
         return self._sources.get(attr, "default")
 
-    def as_dict(self) -> dict[str, Any]:
-        return dict(self._values)
 
 
 class _OneLineParser(argparse.ArgumentParser):

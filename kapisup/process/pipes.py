@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import select
 
 GRACEFUL = b"G"  # stop accepting, drain, exit
 QUICK = b"Q"  # close connections now, exit
@@ -76,10 +75,6 @@ class NotifyPipe:
             if pid_text.isdigit():
                 messages.append((int(pid_text), verb, detail))
         return messages
-
-    def readable(self, timeout: float) -> bool:
-        ready, _, _ = select.select([self.read_fd], [], [], timeout)
-        return bool(ready)
 
 
 def _close(fd: int) -> None:

@@ -173,10 +173,6 @@ class Kapisup:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.insecure_port}"
 
-    @property
-    def secure_url(self) -> str:
-        return f"https://127.0.0.1:{self.secure_port}"
-
     def get(self, path: str, **kwargs: Any) -> requests.Response:
         kwargs.setdefault("timeout", 10)
         return requests.get(self.url + path, **kwargs)
@@ -212,14 +208,3 @@ def one_shot_get(port: int, path: str, timeout: float = 10.0) -> int:
                 break
             data += chunk
     return int(data.split(b" ", 2)[1]) if data.startswith(b"HTTP/") else 0
-
-
-def run_bounded(fn: Callable[[], Any], count: int, seconds: float) -> list[Any]:
-    """Call fn up to `count` times and for at most `seconds`; returns the results."""
-    results = []
-    deadline = time.monotonic() + seconds
-    for _ in range(count):
-        if time.monotonic() > deadline:
-            break
-        results.append(fn())
-    return results
