@@ -57,6 +57,7 @@ def build_master_config(options: Options) -> Config:
         except TLSConfigError as err:
             raise ConfigError(str(err)) from None
         secure = ServingInfo(options.bind_address, options.secure_port, cert, key)
+    _check_audit_path(options)
     insecure = None
     if options.insecure_port:
         insecure = ServingInfo(options.insecure_bind_address, options.insecure_port)
@@ -162,7 +163,6 @@ class APIServerApp:
     def reload(self) -> APIServerApp:
         options = load_options(self._argv, self._environ)
         config = build_master_config(options)
-        _check_audit_path(options)
         config.metrics_dir = self.config.metrics_dir
         bind_listeners(config, reuse=self.config)
         return APIServerApp(config, self._argv, self._environ)
@@ -208,7 +208,6 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     log = get_logger("master")
     try:
         config = build_master_config(options)
-        _check_audit_path(options)
         return run_server(config, argv, environ)
     except ConfigError as err:
         log.error("cannot start", reason=str(err))
