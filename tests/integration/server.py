@@ -197,14 +197,26 @@ def running(tmp_path: Any, *args: str, **kwargs: Any) -> Iterator[Kapisup]:
         server.stop()
 
 
+def exchange(port: int, data: bytes, half_close: bool = False, timeout: float = 10.0) -> bytes:
+    """Send raw bytes on a fresh connection and read until the server closes or resets it."""
+    chunks = []
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        try:
+            sock.sendall(data)
+            if half_close:
+                sock.shutdown(socket.SHUT_WR)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the server may answer (431) and close before it read everything
+        try:
+            while chunk := sock.recv(65536):
+                chunks.append(chunk)
+        except (ConnectionResetError, TimeoutError):
+            pass
+    return b"".join(chunks)
+
+
 def one_shot_get(port: int, path: str, timeout: float = 10.0) -> int:
     """A GET on a fresh connection (Connection: close); returns the status code."""
-    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
-        sock.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
-        data = b""
-        while b"\r\n" not in data:
-            chunk = sock.recv(4096)
-            if not chunk:
-                break
-            data += chunk
+    request = f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode()
+    data = exchange(port, request, timeout=timeout)
     return int(data.split(b" ", 2)[1]) if data.startswith(b"HTTP/") else 0

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import random
-import socket
 import time
 
-from tests.integration.server import running
+from tests.integration.server import exchange, running
 
 CASES = [
     b"\x00\x01\x02garbage\r\n\r\n",
@@ -32,24 +31,12 @@ CASES = [
 ]
 
 
-def _send(port: int, data: bytes) -> bytes:
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
-        try:
-            sock.sendall(data)
-            sock.shutdown(socket.SHUT_WR)
-            chunks = []
-            while chunk := sock.recv(65536):
-                chunks.append(chunk)
-        except (ConnectionResetError, BrokenPipeError, TimeoutError):
-            return b""
-    return b"".join(chunks)
-
-
 def test_broken_requests_get_4xx_and_workers_survive(tmp_path):
     rng = random.Random(20261126)
     with running(tmp_path, "--read-header-timeout", "2s", workers=2) as server:
         workers = sorted(server.workers())
-        answers = [_send(server.insecure_port, case) for case in CASES]
+        answers = [exchange(server.insecure_port, case, half_close=True, timeout=5)
+                   for case in CASES]
         deadline = time.monotonic() + 60
         for _ in range(200):  # random bytes and mangled real requests, bounded
             if time.monotonic() > deadline:
@@ -57,7 +44,7 @@ def test_broken_requests_get_4xx_and_workers_survive(tmp_path):
             base = bytearray(rng.choice([*CASES, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"]))
             for _ in range(rng.randint(1, 8)):
                 base[rng.randrange(len(base))] = rng.randrange(256)
-            answers.append(_send(server.insecure_port, bytes(base)))
+            answers.append(exchange(server.insecure_port, bytes(base), half_close=True, timeout=5))
         for answer in answers:
             if answer.startswith(b"HTTP/1.1 "):
                 code = int(answer[9:12])

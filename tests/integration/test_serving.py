@@ -11,24 +11,7 @@ import threading
 import requests
 
 from kapisup.server.certs import generate_self_signed
-from tests.integration.server import run_to_exit, running, wait_for
-
-
-def raw_request(port: int, data: bytes, read_all: bool = True) -> bytes:
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
-        sock.sendall(data)
-        chunks = []
-        while True:
-            try:
-                chunk = sock.recv(65536)
-            except ConnectionResetError:
-                break
-            if not chunk:
-                break
-            chunks.append(chunk)
-            if not read_all:
-                break
-    return b"".join(chunks)
+from tests.integration.server import exchange, run_to_exit, running, wait_for
 
 
 def head_and_body(response: bytes) -> tuple[str, dict[str, str], bytes]:
@@ -45,28 +28,28 @@ def test_servemux_rules_on_the_wire(tmp_path):
     with running(tmp_path, workers=1) as server:
         port = server.insecure_port
         status, headers, body = head_and_body(
-            raw_request(port, b"GET * HTTP/1.1\r\nHost: x\r\n\r\n"))
+            exchange(port, b"GET * HTTP/1.1\r\nHost: x\r\n\r\n"))
         assert status.startswith("HTTP/1.1 400")
         assert headers["connection"] == "close"
         assert body == b""
 
         status, headers, _ = head_and_body(
-            raw_request(port, b"GET //api/../healthz?x=1 HTTP/1.1\r\nHost: x\r\n"
+            exchange(port, b"GET //api/../healthz?x=1 HTTP/1.1\r\nHost: x\r\n"
                               b"Connection: close\r\n\r\n"))
         assert status.startswith("HTTP/1.1 301")
         assert headers["location"] == "/healthz?x=1"
 
         status, headers, _ = head_and_body(
-            raw_request(port, b"OPTIONS * HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"))
+            exchange(port, b"OPTIONS * HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"))
         assert status.startswith("HTTP/1.1 200")
 
         huge = b"X-Big: " + b"a" * (1 << 20) + b"\r\n"
         status, headers, _ = head_and_body(
-            raw_request(port, b"GET /healthz HTTP/1.1\r\nHost: x\r\n" + huge + b"\r\n"))
+            exchange(port, b"GET /healthz HTTP/1.1\r\nHost: x\r\n" + huge + b"\r\n"))
         assert status.startswith("HTTP/1.1 431")
 
         long_line = b"GET /" + b"a" * 70000 + b" HTTP/1.1\r\nHost: x\r\n\r\n"
-        status, _, _ = head_and_body(raw_request(port, long_line))
+        status, _, _ = head_and_body(exchange(port, long_line))
         assert status.startswith("HTTP/1.1 414")
 
         # The worker survived all of that.

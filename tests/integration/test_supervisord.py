@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.server import alive, children_of, free_port, wait_for
+from tests.integration.server import alive, children_of, free_port, one_shot_get, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -76,12 +76,7 @@ class Supervisord:
 
     def healthy(self) -> bool:
         try:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=2) as sock:
-                sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-                data = b""
-                while len(data) < 12 and (chunk := sock.recv(64)):
-                    data += chunk
-                return data.startswith(b"HTTP/1.1 200")
+            return one_shot_get(self.port, "/healthz", timeout=2) == 200
         except OSError:
             return False
 
@@ -130,8 +125,10 @@ def test_start_restart_and_stop_leave_nothing_behind(supervisord):
     assert "stopped" in supervisord.ctl("stop", "kapisup")
     assert not any(alive(pid) for pid in [new_master, *new_workers])
     for port in (supervisord.port, supervisord.secure_port):
-        with socket.socket() as sock:  # the ports are free again
+        with socket.socket() as sock:  # no listener is left: a new master can bind (as
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # kapisup binds)
             sock.bind(("127.0.0.1", port))
+            sock.listen()
 
 
 def test_signal_hup_reloads_workers(supervisord):
