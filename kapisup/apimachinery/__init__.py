@@ -1,0 +1,1 @@
+"""Object machinery with no HTTP and no storage: errors, schemas, selectors, patches, codecs."""

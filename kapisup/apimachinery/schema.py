@@ -1,0 +1,103 @@
+"""A set of OpenAPI v3 schemas by component name: the one declaration of every served type.
+
+The same schemas drive the OpenAPI documents, strict (unknown-field) decoding, CRD validation,
+strategic-merge keys and protobuf decoding. Protobuf field numbers live beside each property as
+`x-kapisup-proto`, special wire shapes as `x-kapisup-proto-kind`; both are stripped when served.
+
+A property refers to a component as `{"$ref": "#/components/schemas/<name>"}` or, to carry its
+own description and extensions, `{"allOf": [{"$ref": ...}], "description": ..., ...}`.
+`resolve` follows either form and lays the referring schema's own keys over the target's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+Schema = dict[str, Any]
+REF_PREFIX = "#/components/schemas/"
+PRIVATE_PREFIX = "x-kapisup-"
+
+
+def ref(name: str) -> Schema:
+    return {"$ref": REF_PREFIX + name}
+
+
+class SchemaSet:
+    """Component schemas by name; CRDs add and remove theirs at run time."""
+
+    def __init__(self, schemas: Mapping[str, Schema] | None = None):
+        self._schemas: dict[str, Schema] = dict(schemas or {})
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._schemas
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._schemas)
+
+    def get(self, name: str) -> Schema:
+        return self._schemas[name]
+
+    def add(self, name: str, schema: Schema) -> None:
+        self._schemas[name] = schema
+
+    def remove(self, name: str) -> None:
+        self._schemas.pop(name, None)
+
+    def items(self) -> Iterator[tuple[str, Schema]]:
+        return iter(self._schemas.items())
+
+    def resolve(self, schema: Schema | None) -> Schema | None:
+        """Follow `$ref` and single-`$ref` `allOf`; the referrer's own keys win."""
+        seen = 0
+        while schema is not None:
+            target = _ref_target(schema)
+            if target is None:
+                return schema
+            base = self._schemas.get(target)
+            if base is None:
+                return None
+            own = {k: v for k, v in schema.items() if k not in ("$ref", "allOf")}
+            schema = {**base, **own} if own else base
+            seen += 1
+            if seen > 32:
+                raise ValueError(f"reference loop at {target}")
+        return None
+
+    def property(self, schema: Schema | None, name: str) -> Schema | None:
+        schema = self.resolve(schema)
+        if schema is None:
+            return None
+        return self.resolve((schema.get("properties") or {}).get(name))
+
+    def items_of(self, schema: Schema | None) -> Schema | None:
+        schema = self.resolve(schema)
+        return None if schema is None else self.resolve(schema.get("items"))
+
+    def additional(self, schema: Schema | None) -> Schema | None:
+        """The value schema of a map (`additionalProperties`), if the schema is one."""
+        schema = self.resolve(schema)
+        if schema is None:
+            return None
+        extra = schema.get("additionalProperties")
+        return self.resolve(extra) if isinstance(extra, dict) else None
+
+
+def _ref_target(schema: Schema) -> str | None:
+    target = schema.get("$ref")
+    if target is None:
+        all_of = schema.get("allOf")
+        if isinstance(all_of, list) and len(all_of) == 1 and "$ref" in all_of[0]:
+            target = all_of[0]["$ref"]
+    if target is None:
+        return None
+    return target[len(REF_PREFIX):] if target.startswith(REF_PREFIX) else target
+
+
+def public(schema: Any) -> Any:
+    """A copy without kapisup's private extensions, for serving."""
+    if isinstance(schema, dict):
+        return {k: public(v) for k, v in schema.items() if not k.startswith(PRIVATE_PREFIX)}
+    if isinstance(schema, list):
+        return [public(v) for v in schema]
+    return schema
