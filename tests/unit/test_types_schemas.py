@@ -93,7 +93,7 @@ def test_every_property_has_a_unique_field_number_or_a_documented_reason():
             assert number not in inline, f"{where}.{prop}: {number} is an embedded field"
             numbers[number] = prop
             checked += 1
-    assert checked > 900
+    assert checked > 800  # guards against the walk silently visiting nothing
 
 
 @pytest.mark.parametrize(("component", "prop", "number"), [
