@@ -58,6 +58,7 @@ def build_master_config(options: Options) -> Config:
             raise ConfigError(str(err)) from None
         secure = ServingInfo(options.bind_address, options.secure_port, cert, key)
     _check_audit_path(options)
+    _prepare_storage(options)
     insecure = None
     if options.insecure_port:
         insecure = ServingInfo(options.insecure_bind_address, options.insecure_port)
@@ -75,7 +76,21 @@ def build_master_config(options: Options) -> Config:
         ),
         authenticator=_build_authenticator(options),
         authorizer=build_authorizer(options.authorization_mode),
+        api_installers=("kapisup.controlplane.instance:install",),
     )
+
+
+def _prepare_storage(options: Options) -> None:
+    """Create the database and its tables once, before any worker opens it."""
+    import sqlite3
+
+    from kapisup.storage.sqlite_schema import prepare
+
+    path = os.path.join(options.data_dir, "kapisup.db")
+    try:
+        prepare(path)
+    except (OSError, sqlite3.Error) as err:
+        raise ConfigError(f"--data-dir {options.data_dir}: cannot open {path}: {err}") from None
 
 
 def _build_authenticator(options: Options) -> Any:

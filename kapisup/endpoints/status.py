@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Mapping
 from http import HTTPStatus
 from typing import Any
 
-from kapisup.apimachinery.status import REASONS, status_object
+from kapisup.apimachinery.status import status_object
 
 StartResponse = Callable[..., Any]
 

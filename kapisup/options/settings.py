@@ -86,6 +86,10 @@ def _authz_modes(values: tuple[str, ...]) -> str | None:
     return None
 
 
+def _sync_level(value: str) -> str | None:
+    return None if value in ("NORMAL", "FULL") else f"must be NORMAL or FULL, got {value!r}"
+
+
 def _log_level(value: str) -> str | None:
     levels = ("debug", "info", "warning", "error")
     return None if value in levels else f"must be one of {', '.join(levels)}, got {value!r}"
@@ -152,6 +156,12 @@ SETTINGS: tuple[Setting, ...] = (
             "File the audit log is appended to as JSON lines; empty turns audit off.", AUTH),
     Setting("data-dir", PATH, "kapisup-data", "Directory for state: certificates, database.",
             STORAGE),
+    Setting("storage-sync", STRING, "NORMAL",
+            "SQLite synchronous level: NORMAL survives any process crash; FULL also an OS "
+            "crash or power loss, at a quarter of the write rate.", STORAGE, _sync_level),
+    Setting("storage-history", DURATION, 300.0,
+            "How long the change history is kept for watches and paginated lists that start "
+            "in the past; older starting points get 410 Expired.", STORAGE, _at_least(1.0)),
     Setting("workers", INT, 0, "Worker processes; 0 = one per CPU.", PROCESS, _at_least(0),
             default_doc="0 (one per CPU)"),
     Setting("worker-connections", INT, 1000, "Connections one worker serves at once.",

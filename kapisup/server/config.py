@@ -52,6 +52,9 @@ class Config:
     long_running_subresources: frozenset[str] = frozenset(
         {"attach", "exec", "proxy", "log", "portforward"})
     extra: dict[str, Any] = field(default_factory=dict)
+    #: "module:function" names called with the new GenericAPIServer (kube's API groups);
+    #: names, not functions, so the master never imports what only workers run
+    api_installers: tuple[str, ...] = ()
 
     def for_worker(self, worker_id: int) -> Config:
         return dataclasses.replace(self, worker_id=worker_id)
@@ -67,6 +70,12 @@ class CompletedConfig:
         self.config = config
 
     def new(self) -> GenericAPIServer:
+        import importlib
+
         from kapisup.server.genericapiserver import GenericAPIServer
 
-        return GenericAPIServer(self.config)
+        server = GenericAPIServer(self.config)
+        for name in self.config.api_installers:
+            module, _, function = name.partition(":")
+            getattr(importlib.import_module(module), function)(server)
+        return server

@@ -49,6 +49,7 @@ class GenericAPIServer:
         self.livez_checks: list[HealthCheck] = [HealthCheck("ping", ping)]
         self.readyz_checks: list[HealthCheck] = [HealthCheck("ping", ping),
                                                  HealthCheck("shutdown", self._shutdown_check)]
+        self.post_start_hooks: list[tuple[str, Callable[[], None]]] = []
         self.metrics = RequestMetrics(config.worker_id) if config.metrics_dir else None
         self.audit_writer = AuditLogWriter(options.audit_log_path) if options.audit_log_path \
             else None
@@ -79,6 +80,8 @@ class GenericAPIServer:
         self.container.unlisted_routes.handle("/index.html",
                                               index_handler(self.container.listed_paths))
         self.container.non_swagger_routes.handle("/version", version_handler())
+        # The Python client's VersionApi asks for /version/.
+        self.container.unlisted_routes.handle("/version/", version_handler())
         if self.config.options.profiling:
             import gevent
 
@@ -103,6 +106,10 @@ class GenericAPIServer:
             self.livez_checks.append(check)
         if readyz:
             self.readyz_checks.append(check)
+
+    def add_post_start_hook(self, name: str, hook: Callable[[], None]) -> None:
+        """Run once serving has started in this worker (controllers, informers)."""
+        self.post_start_hooks.append((name, hook))
 
     def prepare_run(self) -> PreparedGenericAPIServer:
         for kind, checks in (("healthz", self.healthz_checks), ("livez", self.livez_checks),
@@ -138,6 +145,9 @@ class PreparedGenericAPIServer:
             import gevent
 
             gevent.spawn(self._publish_metrics, self.server.metrics)
+        for name, hook in self.server.post_start_hooks:
+            self.server.log.debug("post-start hook", hook=name)
+            hook()
 
     @staticmethod
     def _publish_metrics(metrics: RequestMetrics) -> None:

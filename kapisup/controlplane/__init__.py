@@ -1,0 +1,1 @@
+"""The Kubernetes API on the generic server: storage, registries, routes and controllers."""

@@ -1,0 +1,129 @@
+"""The Kubernetes API installed on a worker's GenericAPIServer (kube's controlplane.Instance).
+
+Runs in each worker after the fork: opens the shared storage, builds the catalog of built-in
+resources, installs discovery, OpenAPI and the resource routes, creates the default
+namespaces and starts the controllers that make CRDs live and finalize namespaces.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from kapisup.apimachinery.errors import StatusError
+from kapisup.apimachinery.schema import SchemaSet
+from kapisup.controlplane.controllers import CRDController, NamespaceController, ensure_namespaces
+from kapisup.controlplane.installer import APIInstaller
+from kapisup.endpoints.discovery import Discovery
+from kapisup.endpoints.openapi import OpenAPIService
+from kapisup.endpoints.rest import ResourceHandler
+from kapisup.observability.logging import get_logger
+from kapisup.registry.apiextensions_v1 import crd_resources
+from kapisup.registry.catalog import Catalog
+from kapisup.registry.coordination_v1 import coordination_resources
+from kapisup.registry.core_v1 import core_resources
+from kapisup.registry.resource import ResourceDef
+from kapisup.registry.store import Store
+from kapisup.routes.healthz import HealthCheck
+
+DATABASE = "kapisup.db"
+
+
+def database_path(data_dir: str) -> str:
+    return os.path.join(data_dir, DATABASE)
+
+
+def open_storage(options: Any) -> Any:
+    from kapisup.storage.sqlite import SQLiteStorage
+
+    return SQLiteStorage(database_path(options.data_dir),
+                         synchronous=options.storage_sync,
+                         history_seconds=options.storage_history)
+
+
+class Instance:
+    def __init__(self, server: Any):
+        from kapisup.apimachinery import protobuf
+        from kapisup.types import builtin_schemas
+
+        options = server.config.options
+        self.server = server
+        self.log = get_logger("controlplane", worker=server.config.worker_id)
+        self.storage = open_storage(options)
+        self.schemas = SchemaSet(builtin_schemas())
+        self.catalog = Catalog(self.schemas)
+        for resource in core_resources() + coordination_resources() + crd_resources():
+            self.catalog.add(self.make_store(resource), notify=False)
+        namespaces = self.catalog.store("", "v1", "namespaces")
+        assert namespaces is not None
+        self.namespaces = namespaces
+        crds = self.catalog.store("apiextensions.k8s.io", "v1", "customresourcedefinitions")
+        assert crds is not None
+        self.crd_controller = CRDController(self.catalog, crds, self.make_store, self.log)
+        self.namespace_controller = NamespaceController(self.catalog, namespaces, self.log)
+        self.catalog.on_miss = self.crd_controller.on_miss
+
+        def component_for(api_version: str, kind: str) -> str | None:
+            found = self.catalog.by_kind(api_version, kind)
+            return found.component if found is not None else None
+
+        def decode_protobuf(body: bytes) -> dict[str, Any]:
+            return protobuf.decode(body, self.schemas, component_for)
+
+        self.handler = ResourceHandler(self.catalog, decode_protobuf,
+                                       min_request_timeout=float(options.min_request_timeout))
+        self.discovery = Discovery(self.catalog)
+        self.openapi = OpenAPIService(self.catalog)
+        self.installer = APIInstaller(server.container, self.catalog, self.handler,
+                                      self.discovery)
+
+    def make_store(self, resource: ResourceDef) -> Store:
+        check = self.namespace_check if resource.namespaced else None
+        return Store(resource, self.storage, self.schemas, namespace_check=check)
+
+    def namespace_check(self, namespace: str) -> None:
+        """Creating in a missing namespace is 404, in a terminating one 403 (kube's rules)."""
+        try:
+            ns = self.namespaces.get("", namespace)
+        except StatusError as exc:
+            if exc.code == 404:
+                raise StatusError(404, "NotFound", f'namespaces "{namespace}" not found',
+                                  {"name": namespace, "kind": "namespaces"}) from None
+            raise
+        if ns["metadata"].get("deletionTimestamp"):
+            raise StatusError(
+                403, "Forbidden", f"unable to create new content in namespace {namespace} "
+                f"because it is being terminated",
+                {"name": namespace, "kind": "namespaces",
+                 "causes": [{"reason": "NamespaceTerminating", "message": f"namespace "
+                             f"{namespace} is being terminated", "field": "metadata.namespace"}]})
+
+    def install(self) -> None:
+        server = self.server
+        self.crd_controller.sync_all()
+        self.catalog.notify()
+        self.installer.install_roots()
+        self.catalog.subscribe(self.installer.sync)
+        server.container.non_swagger_routes.handle("/openapi/v3", self.openapi.handle)
+        server.container.unlisted_routes.handle_prefix("/openapi/v3/", self.openapi.handle)
+        server.add_healthz_check(HealthCheck("etcd", self._storage_check))
+        ensure_namespaces(self.namespaces)
+        server.add_post_start_hook("start-apiextensions-controllers", self._start_controllers)
+
+    def _storage_check(self) -> str | None:
+        try:
+            self.storage.current_revision()
+        except Exception as exc:
+            return f"storage: {exc}"
+        return None
+
+    def _start_controllers(self) -> None:
+        import gevent
+
+        gevent.spawn(self.crd_controller.run)
+        gevent.spawn(self.namespace_controller.run)
+
+
+def install(server: Any) -> None:
+    """The API installer the master names in its Config (imported only in workers)."""
+    Instance(server).install()

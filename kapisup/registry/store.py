@@ -1,0 +1,776 @@
+"""The generic registry store: kube REST semantics for any resource on top of `Storage`.
+
+Create, get, list, update, patch, delete, deletecollection and watch as genericregistry.Store
+does them: names and generateName, uid and timestamps, generation, resourceVersion
+preconditions, dry runs, field validation, managed fields, finalizers and deletionTimestamp,
+label and field selectors, consistent pagination and watch start points. Type specifics come
+from the resource's `Strategy`.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import copy
+import json
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from kapisup.apimachinery import errors
+from kapisup.apimachinery.errors import Cause, StatusError
+from kapisup.apimachinery.schema import SchemaSet
+from kapisup.apimachinery.selectors import (
+    FieldSelector,
+    LabelSelector,
+    parse_field_selector,
+    parse_label_selector,
+)
+from kapisup.apimachinery.validation import (
+    generate_name,
+    validate_object_meta,
+    validate_object_meta_update,
+)
+from kapisup.registry.resource import Obj, ResourceDef
+from kapisup.storage.interface import (
+    CompactedError,
+    ConflictError,
+    KeyExistsError,
+    KeyNotFoundError,
+    Preconditions,
+    Storage,
+    UnavailableError,
+    WatchClosed,
+)
+
+OBJECT_META = "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
+CONTINUE_EXPIRED = ("The provided continue parameter is too old to display a consistent list "
+                    "result. You can start a new list without the continue parameter.")
+
+
+def now_rfc3339(clock: Callable[[], float] = time.time) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(clock()))
+
+
+@dataclass
+class WriteOptions:
+    """What a write request asked for beyond its body."""
+
+    dry_run: bool = False
+    field_manager: str = ""
+    field_validation: str = "Warn"  # Strict | Warn | Ignore
+    force: bool = False
+    subresource: str = ""
+    preconditions: Preconditions | None = None
+    propagation_policy: str = ""
+
+    def manager(self, fallback: str = "unknown") -> str:
+        return self.field_manager or fallback
+
+
+@dataclass
+class WriteResult:
+    object: Obj
+    created: bool = False
+    warnings: list[str] = field(default_factory=list)
+    #: DELETE only: the object is gone (200 with Status for most types) vs pending finalizers
+    deleted: bool = False
+
+
+@dataclass
+class ListOptions:
+    label_selector: str = ""
+    field_selector: str = ""
+    limit: int = 0
+    continue_token: str = ""
+    resource_version: str = ""
+    resource_version_match: str = ""
+
+
+class Store:
+    """One resource's REST semantics; namespaced stores check the namespace's lifecycle."""
+
+    def __init__(self, resource: ResourceDef, storage: Storage, schemas: SchemaSet,
+                 namespace_check: Callable[[str], None] | None = None,
+                 clock: Callable[[], float] = time.time):
+        self.resource = resource
+        self.storage = storage
+        self.schemas = schemas
+        self.namespace_check = namespace_check
+        self.clock = clock
+
+    # --- helpers ---------------------------------------------------------------------------
+
+    @property
+    def schema(self) -> dict[str, Any] | None:
+        if self.resource.custom_schema is not None:
+            return self.resource.custom_schema
+        return self.schemas.get(self.resource.component) if \
+            self.resource.component in self.schemas else None
+
+    def _not_found(self, name: str) -> StatusError:
+        return errors.not_found(self.resource.plural, name, self.resource.group)
+
+    def _key(self, namespace: str, name: str) -> str:
+        return self.resource.key(namespace, name)
+
+    def _invalid(self, name: str, causes: list[Cause]) -> StatusError:
+        return errors.invalid(self.resource.kind, name, causes, self.resource.group)
+
+    def _conflict(self, name: str, why: str = errors.STALE) -> StatusError:
+        return errors.conflict(self.resource.plural, name, why, self.resource.group)
+
+    def _unavailable(self, exc: Exception) -> StatusError:
+        return errors.service_unavailable(f"storage is unavailable: {exc}")
+
+    # --- read ------------------------------------------------------------------------------
+
+    def get(self, namespace: str, name: str) -> Obj:
+        try:
+            obj = self.storage.get(self._key(namespace, name))
+        except KeyNotFoundError:
+            raise self._not_found(name) from None
+        except UnavailableError as exc:
+            raise self._unavailable(exc) from None
+        return self._with_type(obj)
+
+    def _with_type(self, obj: Obj) -> Obj:
+        obj["apiVersion"] = self.resource.api_version
+        obj["kind"] = self.resource.kind
+        return obj
+
+    def selectors(self, opts: ListOptions) -> tuple[LabelSelector, FieldSelector]:
+        labels = parse_label_selector(opts.label_selector)
+        fields = parse_field_selector(opts.field_selector)
+        allowed = {"metadata.name", "metadata.namespace", *self.resource.selectable_fields}
+        for name in sorted(fields.fields()):
+            if name not in allowed:
+                raise errors.bad_request(f'field label not supported: {name}')
+        return labels, fields
+
+    def predicate(self, labels: LabelSelector, fields: FieldSelector
+                  ) -> Callable[[Obj], bool] | None:
+        if labels.empty and fields.empty:
+            return None
+        attrs = self.resource.strategy.field_attrs
+
+        def matches(obj: Obj) -> bool:
+            meta = obj.get("metadata") or {}
+            if not labels.empty and not labels.matches(meta.get("labels") or {}):
+                return False
+            if fields.empty:
+                return True
+            values = {"metadata.name": meta.get("name", ""),
+                      "metadata.namespace": meta.get("namespace", "")}
+            values.update(attrs(obj))
+            return fields.matches(values)
+
+        return matches
+
+    def list(self, namespace: str, opts: ListOptions) -> Obj:
+        labels, fields = self.selectors(opts)
+        predicate = self.predicate(labels, fields)
+        prefix = self.resource.prefix(namespace)
+        revision: int | None = None
+        start_after: str | None = None
+        if opts.continue_token:
+            revision, start_after = decode_continue(opts.continue_token, prefix)
+        elif opts.resource_version not in ("", "0"):
+            wanted = parse_resource_version(opts.resource_version)
+            current = self.storage.current_revision()
+            if wanted > current:
+                raise StatusError(504, "Timeout",
+                                  f"Too large resource version: {wanted}, current: {current}",
+                                  {"causes": [{"reason": "ResourceVersionTooLarge",
+                                               "message": "Too large resource version"}],
+                                   "retryAfterSeconds": 1})
+            if opts.resource_version_match == "Exact":
+                revision = wanted
+        try:
+            result = self.storage.list(prefix, limit=max(opts.limit, 0), start_after=start_after,
+                                       revision=revision, predicate=predicate)
+        except CompactedError:
+            if opts.continue_token:
+                raise errors.expired(CONTINUE_EXPIRED) from None
+            raise errors.expired(
+                f"too old resource version: {opts.resource_version}") from None
+        except UnavailableError as exc:
+            raise self._unavailable(exc) from None
+        meta: dict[str, Any] = {"resourceVersion": str(result.revision)}
+        if result.continue_key is not None:
+            meta["continue"] = encode_continue(result.revision, result.continue_key, prefix)
+            if result.remaining is not None:
+                meta["remainingItemCount"] = result.remaining
+        for item in result.items:
+            item.pop("apiVersion", None)
+            item.pop("kind", None)
+        return {"kind": self.resource.list_kind, "apiVersion": self.resource.api_version,
+                "metadata": meta, "items": result.items}
+
+    # --- create ----------------------------------------------------------------------------
+
+    def create(self, namespace: str, obj: Obj, opts: WriteOptions,
+               keep_managed_fields: bool = False) -> WriteResult:
+        resource = self.resource
+        warnings = self.check_fields(obj, opts.field_validation)
+        meta = obj.setdefault("metadata", {})
+        if not isinstance(meta, dict):
+            raise errors.bad_request("metadata must be an object")
+        self._check_namespace(namespace, meta)
+        if not meta.get("name") and meta.get("generateName"):
+            meta["name"] = generate_name(meta["generateName"])
+        name = meta.get("name", "")
+        if self.namespace_check is not None and resource.namespaced:
+            self.namespace_check(namespace)
+        for key in ("uid", "resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds",
+                    "selfLink"):
+            meta.pop(key, None)
+        meta["uid"] = str(uuid.uuid4())
+        meta["creationTimestamp"] = now_rfc3339(self.clock)
+        strategy = resource.strategy
+        strategy.defaults(obj)
+        self.apply_schema_defaults(obj)
+        strategy.prepare_for_create(obj)
+        if strategy.tracks_generation:
+            meta["generation"] = 1
+        else:
+            meta.pop("generation", None)
+        causes = self.validate_meta(obj) + strategy.validate(obj) + self.validate_schema(obj)
+        if causes:
+            raise self._invalid(name, causes)
+        warnings += strategy.warnings(obj)
+        if not keep_managed_fields:
+            self._record_fields({}, obj, opts, "Update")
+        self._with_type(obj)
+        if opts.dry_run:
+            return WriteResult(obj, created=True, warnings=warnings)
+        try:
+            stored = self.storage.create(self._key(namespace, name), obj)
+        except KeyExistsError:
+            raise errors.already_exists(resource.plural, name, resource.group) from None
+        except UnavailableError as exc:
+            raise self._unavailable(exc) from None
+        return WriteResult(self._with_type(stored), created=True, warnings=warnings)
+
+    def _check_namespace(self, namespace: str, meta: dict[str, Any]) -> None:
+        if not self.resource.namespaced:
+            meta.pop("namespace", None)
+            return
+        given = meta.get("namespace")
+        if given and given != namespace:
+            raise errors.bad_request("the namespace of the provided object does not match the "
+                                     "namespace sent on the request")
+        meta["namespace"] = namespace
+
+    def check_fields(self, obj: Obj, mode: str) -> list[str]:
+        """fieldValidation: Strict -> 400, Warn -> warnings; unknown fields are dropped."""
+        from kapisup.apimachinery.structural import prune, unknown_fields
+
+        schema = self.schema
+        if schema is None:
+            return []
+        unknown = unknown_fields(obj, schema, self.schemas)
+        if not unknown:
+            return []
+        if mode == "Strict":
+            listed = ", ".join(f'unknown field "{path}"' for path in unknown)
+            raise errors.bad_request(f"strict decoding error: {listed}")
+        prune(obj, schema, self.schemas)
+        if mode == "Ignore":
+            return []
+        return [f'unknown field "{path}"' for path in unknown]
+
+    def apply_schema_defaults(self, obj: Obj) -> None:
+        if self.resource.custom_schema is not None:
+            from kapisup.apimachinery.structural import apply_defaults
+
+            apply_defaults(obj, self.resource.custom_schema, self.schemas)
+
+    def validate_schema(self, obj: Obj) -> list[Cause]:
+        if self.resource.custom_schema is None:
+            return []
+        from kapisup.apimachinery.structural import validate
+
+        body = {k: v for k, v in obj.items() if k not in ("apiVersion", "kind", "metadata")}
+        schema = dict(self.resource.custom_schema)
+        props = {k: v for k, v in (schema.get("properties") or {}).items()
+                 if k not in ("apiVersion", "kind", "metadata")}
+        schema["properties"] = props
+        if "required" in schema:
+            schema["required"] = [r for r in schema["required"]
+                                  if r not in ("apiVersion", "kind", "metadata")]
+        return validate(body, schema, self.schemas)
+
+    def validate_meta(self, obj: Obj, old: Obj | None = None) -> list[Cause]:
+        from kapisup.apimachinery.validation import is_dns1123_subdomain
+
+        name_check = getattr(self.resource.strategy, "name_check", is_dns1123_subdomain)
+        causes = validate_object_meta(obj.get("metadata") or {},
+                                      namespaced=self.resource.namespaced,
+                                      name_check=name_check)
+        if old is not None:
+            causes += validate_object_meta_update(obj.get("metadata") or {},
+                                                  old.get("metadata") or {})
+        return causes
+
+    def _record_fields(self, old: Obj, new: Obj, opts: WriteOptions, operation: str) -> None:
+        try:  # TEMP-SMOKE
+            from kapisup.apimachinery.patch import record_update
+        except ImportError:  # TEMP-SMOKE
+            return  # TEMP-SMOKE
+
+        manager = opts.manager()
+        updated = record_update(old, new, manager, operation, self.schema, self.schemas,
+                                now=now_rfc3339(self.clock),
+                                api_version=self.resource.api_version)
+        new["metadata"] = updated.get("metadata", new.get("metadata"))
+
+    # --- update ----------------------------------------------------------------------------
+
+    def update(self, namespace: str, name: str, obj: Obj, opts: WriteOptions) -> WriteResult:
+        warnings = self.check_fields(obj, opts.field_validation)
+        meta = obj.get("metadata")
+        if not isinstance(meta, dict):
+            raise errors.bad_request("metadata must be an object")
+        if meta.get("name") and meta["name"] != name:
+            raise errors.bad_request("the name of the object ({}) does not match the name on "
+                                     "the URL ({})".format(meta["name"], name))
+        meta["name"] = name
+        self._check_namespace(namespace, meta)
+        expected_rv = meta.get("resourceVersion") or ""
+
+        def transform(current: Obj) -> Obj:
+            new = copy.deepcopy(obj)
+            if expected_rv and current and \
+                    current["metadata"].get("resourceVersion") != expected_rv:
+                raise self._conflict(name)
+            return new
+
+        return self._guaranteed_update(namespace, name, transform, opts, warnings)
+
+    def _guaranteed_update(self, namespace: str, name: str,
+                           transform: Callable[[Obj], Obj], opts: WriteOptions,
+                           warnings: list[str], operation: str = "Update",
+                           apply_manager: bool = False) -> WriteResult:
+        """Read, transform, run the strategy, write with CAS; creates when allowed."""
+        resource = self.resource
+        strategy = resource.strategy
+        state: dict[str, Any] = {"created": False, "result": None, "deleted": False}
+        key = self._key(namespace, name)
+
+        def try_update(current: Obj) -> Obj | None:
+            if not current:
+                return self._create_in_update(namespace, name, transform, opts, state)
+            new = transform(copy.deepcopy(current))
+            meta = new.setdefault("metadata", {})
+            old_meta = current["metadata"]
+            meta["name"] = name
+            if resource.namespaced:
+                meta["namespace"] = namespace
+            for immutable in ("uid", "creationTimestamp", "deletionTimestamp",
+                              "deletionGracePeriodSeconds"):
+                if immutable in old_meta:
+                    meta[immutable] = old_meta[immutable]
+                else:
+                    meta.pop(immutable, None)
+            meta["resourceVersion"] = old_meta.get("resourceVersion")
+            if opts.subresource:
+                strategy.prepare_for_subresource(opts.subresource, new, current)
+            else:
+                strategy.defaults(new)
+                self.apply_schema_defaults(new)
+                strategy.prepare_for_update(new, current)
+            if strategy.tracks_generation:
+                meta["generation"] = old_meta.get("generation", 1)
+                if _spec_changed(new, current):
+                    meta["generation"] = meta["generation"] + 1
+            else:
+                meta.pop("generation", None)
+            causes = self.validate_meta(new, current) + strategy.validate_update(new, current) \
+                + self.validate_schema(new)
+            if causes:
+                raise self._invalid(name, causes)
+            if not apply_manager:
+                self._record_fields(current, new, opts, operation)
+            self._with_type(new)
+            current_typed = self._with_type(copy.deepcopy(current))
+            if _same(new, current_typed):
+                state["result"] = current_typed
+                return None
+            if old_meta.get("deletionTimestamp") and not strategy.finalizers_pending(new):
+                state["deleted"] = True
+            if opts.dry_run:
+                state["result"] = new
+                return None
+            return new
+
+        try:
+            stored = self.storage.guaranteed_update(
+                key, try_update, preconditions=opts.preconditions,
+                ignore_not_found=True)
+        except KeyNotFoundError:
+            raise self._not_found(name) from None
+        except ConflictError:
+            raise self._conflict(name) from None
+        except KeyExistsError:
+            raise self._conflict(name) from None
+        except UnavailableError as exc:
+            raise self._unavailable(exc) from None
+        if state["result"] is not None and (opts.dry_run or stored is None or
+                                            stored.get("metadata", {}).get("resourceVersion")
+                                            == state["result"]["metadata"].get("resourceVersion")):
+            result = state["result"]
+        else:
+            result = self._with_type(stored)
+        if state["deleted"] and not opts.dry_run:
+            self._finish_delete(namespace, name, result)
+        return WriteResult(result, created=state["created"], warnings=warnings)
+
+    def _create_in_update(self, namespace: str, name: str, transform: Callable[[Obj], Obj],
+                          opts: WriteOptions, state: dict[str, Any]) -> Obj | None:
+        if not self.resource.strategy.allow_create_on_update or opts.subresource:
+            raise self._not_found(name)
+        obj = transform({})
+        obj.setdefault("metadata", {})["name"] = name
+        obj["metadata"].pop("resourceVersion", None)
+        result = self.create(namespace, obj, WriteOptions(
+            dry_run=True, field_manager=opts.field_manager,
+            field_validation="Ignore"))
+        state["created"] = True
+        new = result.object
+        if opts.dry_run:
+            state["result"] = new
+            return None
+        return new
+
+    # --- patch -----------------------------------------------------------------------------
+
+    def patch(self, namespace: str, name: str, patch_type: str, body: Any,
+              opts: WriteOptions) -> WriteResult:
+        from kapisup.apimachinery import patch as patches
+
+        warnings: list[str] = []
+        schema = self.schema
+        if patch_type == "apply":
+            return self._apply(namespace, name, body, opts)
+
+        def transform(current: Obj) -> Obj:
+            if not current:
+                raise self._not_found(name)
+            before_rv = current["metadata"].get("resourceVersion")
+            if patch_type == "json":
+                patched = patches.json_patch(current, body)
+            elif patch_type == "merge":
+                patched = patches.merge_patch(current, body)
+            else:
+                if self.resource.is_custom:
+                    raise errors.unsupported_media_type(
+                        "application/strategic-merge-patch+json",
+                        ["application/json-patch+json", "application/merge-patch+json",
+                         "application/apply-patch+yaml"])
+                patched = patches.strategic_merge_patch(current, body, schema, self.schemas)
+            if not isinstance(patched, dict):
+                raise errors.bad_request("the patch did not produce an object")
+            meta = patched.get("metadata")
+            if not isinstance(meta, dict):
+                raise errors.bad_request("metadata must be an object")
+            after_rv = meta.get("resourceVersion")
+            if after_rv and after_rv != before_rv:
+                raise self._conflict(name)
+            warnings[:] = self.check_fields(patched, opts.field_validation)
+            return patched
+
+        return self._guaranteed_update(namespace, name, transform, opts, warnings)
+
+    def _apply(self, namespace: str, name: str, body: Any, opts: WriteOptions) -> WriteResult:
+        from kapisup.apimachinery import patch as patches
+
+        if not isinstance(body, dict):
+            raise errors.bad_request("apply patches must be an object")
+        if not opts.field_manager:
+            raise errors.bad_request(
+                "PATCH, application/apply-patch+yaml requires fieldManager to be set")
+        warnings = self.check_fields(copy.deepcopy(body), opts.field_validation)
+        meta = body.get("metadata") or {}
+        if meta.get("name") and meta["name"] != name:
+            raise errors.bad_request("the name of the object ({}) does not match the name on "
+                                     "the URL ({})".format(meta["name"], name))
+        exists = True
+        try:
+            self.storage.get(self._key(namespace, name))
+        except KeyNotFoundError:
+            exists = False
+        except UnavailableError as exc:
+            raise self._unavailable(exc) from None
+
+        def applied(live: Obj) -> Obj:
+            out = patches.apply(live, copy.deepcopy(body), opts.field_manager, self.schema,
+                                self.schemas, force=opts.force, now=now_rfc3339(self.clock),
+                                api_version=self.resource.api_version)
+            self.check_fields(out, "Ignore")
+            return out
+
+        if not exists:
+            obj = applied({})
+            obj.setdefault("metadata", {})["name"] = name
+            result = self.create(namespace, obj, WriteOptions(
+                dry_run=opts.dry_run, field_manager=opts.field_manager,
+                field_validation="Ignore"), keep_managed_fields=True)
+            result.warnings = warnings
+            return result
+        return self._guaranteed_update(namespace, name, applied, opts, warnings,
+                                       operation="Apply", apply_manager=True)
+
+    # --- delete ----------------------------------------------------------------------------
+
+    def delete(self, namespace: str, name: str, opts: WriteOptions) -> WriteResult:
+        """Objects with pending finalizers get a deletionTimestamp and stay; others go now."""
+        key = self._key(namespace, name)
+        strategy = self.resource.strategy
+        try:
+            current = self.storage.get(key)
+        except KeyNotFoundError:
+            raise self._not_found(name) from None
+        except UnavailableError as exc:
+            raise self._unavailable(exc) from None
+        _check_preconditions(current, opts.preconditions, self._conflict, name)
+        if strategy.finalizers_pending(current):
+            if current["metadata"].get("deletionTimestamp") or opts.dry_run:
+                return WriteResult(self._with_type(current))
+
+            def mark(obj: Obj) -> Obj | None:
+                if not obj:
+                    raise self._not_found(name)
+                _check_preconditions(obj, opts.preconditions, self._conflict, name)
+                meta = obj["metadata"]
+                if meta.get("deletionTimestamp"):
+                    return None
+                meta["deletionTimestamp"] = now_rfc3339(self.clock)
+                meta["deletionGracePeriodSeconds"] = 0
+                strategy.mark_deleting(obj)
+                return obj
+
+            try:
+                stored = self.storage.guaranteed_update(key, mark)
+            except KeyNotFoundError:
+                raise self._not_found(name) from None
+            except ConflictError:
+                raise self._conflict(name) from None
+            except UnavailableError as exc:
+                raise self._unavailable(exc) from None
+            return WriteResult(self._with_type(stored))
+        if opts.dry_run:
+            return WriteResult(self._with_type(current), deleted=True)
+        pre = opts.preconditions or Preconditions()
+        try:
+            gone = self.storage.delete(key, preconditions=Preconditions(
+                uid=pre.uid, resource_version=pre.resource_version or
+                current["metadata"].get("resourceVersion")))
+        except KeyNotFoundError:
+            raise self._not_found(name) from None
+        except ConflictError:
+            if opts.preconditions is not None:
+                raise self._conflict(name) from None
+            return self.delete(namespace, name, opts)  # changed under us: decide again
+        except UnavailableError as exc:
+            raise self._unavailable(exc) from None
+        return WriteResult(self._with_type(gone), deleted=True)
+
+    def _finish_delete(self, namespace: str, name: str, obj: Obj) -> None:
+        """An update cleared the last finalizer of an object being deleted: it goes now."""
+        rv = obj.get("metadata", {}).get("resourceVersion")
+        with contextlib.suppress(KeyNotFoundError, ConflictError):
+            self.storage.delete(self._key(namespace, name),
+                                preconditions=Preconditions(resource_version=rv))
+
+    def delete_collection(self, namespace: str, list_opts: ListOptions,
+                          opts: WriteOptions) -> Obj:
+        listed = self.list(namespace, ListOptions(label_selector=list_opts.label_selector,
+                                                  field_selector=list_opts.field_selector))
+        deleted = []
+        for item in listed["items"]:
+            meta = item["metadata"]
+            try:
+                result = self.delete(meta.get("namespace", ""), meta["name"], opts)
+            except StatusError as exc:
+                if exc.code == 404:
+                    continue
+                raise
+            obj = result.object
+            obj.pop("apiVersion", None)
+            obj.pop("kind", None)
+            deleted.append(obj)
+        listed["items"] = deleted
+        return listed
+
+    # --- watch -----------------------------------------------------------------------------
+
+    def watch(self, namespace: str, opts: ListOptions) -> WatchStream:
+        labels, fields = self.selectors(opts)
+        predicate = self.predicate(labels, fields)
+        prefix = self.resource.prefix(namespace)
+        initial: list[Obj] = []
+        rv = opts.resource_version
+        try:
+            if rv in ("", "0"):
+                listed = self.storage.list(prefix, predicate=predicate)
+                initial = listed.items
+                start = listed.revision
+            else:
+                start = parse_resource_version(rv)
+            watcher = self.storage.watch(prefix, start)
+        except CompactedError as exc:
+            return WatchStream.failed(self, errors.expired(
+                f"too old resource version: {rv} ({getattr(exc, 'compacted', 0) + 1})"))
+        except UnavailableError as exc:
+            raise self._unavailable(exc) from None
+        return WatchStream(self, watcher, predicate, initial, start)
+
+
+class WatchStream:
+    """One client's watch: initial ADDED events, then storage events filtered by selectors.
+
+    With a selector, an object that stops matching is sent as DELETED and one that starts
+    matching as ADDED, as kube's watch cache does.
+    """
+
+    def __init__(self, store: Store, watcher: Any, predicate: Callable[[Obj], bool] | None,
+                 initial: list[Obj], revision: int, error: StatusError | None = None):
+        self.store = store
+        self.watcher = watcher
+        self.predicate = predicate
+        self.initial = initial
+        self.start_revision = revision
+        self.error = error
+        self.matched: set[str] = set()
+        if predicate is not None:
+            self.matched = {_name_key(o) for o in initial}
+
+    @classmethod
+    def failed(cls, store: Store, error: StatusError) -> WatchStream:
+        return cls(store, None, None, [], 0, error)
+
+    @property
+    def revision(self) -> int:
+        if self.watcher is None:
+            return self.start_revision
+        return max(self.start_revision, getattr(self.watcher, "revision", 0))
+
+    def initial_events(self) -> Iterator[tuple[str, Obj]]:
+        for obj in self.initial:
+            yield "ADDED", self.store._with_type(obj)
+        self.initial = []
+
+    def next(self, timeout: float | None) -> tuple[str, Obj] | None:
+        """The next event to send, None on timeout; raises WatchClosed when storage ended it."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+            event = self.watcher.next(remaining)
+            if event is None:
+                return None
+            obj = event.object
+            if self.predicate is None:
+                return event.type, obj
+            key = _name_key(obj)
+            now = self.predicate(obj) if event.type != "DELETED" else False
+            if event.type == "DELETED":
+                if key in self.matched or self.predicate(obj):
+                    self.matched.discard(key)
+                    return "DELETED", obj
+            elif now:
+                kind = "MODIFIED" if key in self.matched else "ADDED"
+                if event.type == "ADDED":
+                    kind = "ADDED"
+                self.matched.add(key)
+                return kind, obj
+            elif key in self.matched:
+                self.matched.discard(key)
+                return "DELETED", obj
+            if deadline is not None and time.monotonic() >= deadline:
+                return None
+
+    def stop(self) -> None:
+        if self.watcher is not None:
+            self.watcher.stop()
+
+
+def _name_key(obj: Obj) -> str:
+    meta = obj.get("metadata") or {}
+    return f"{meta.get('namespace', '')}/{meta.get('name', '')}"
+
+
+def _same(a: Obj, b: Obj) -> bool:
+    """Equal ignoring managedFields timestamps: a no-op write must not bump resourceVersion."""
+    return _strip_times(a) == _strip_times(b)
+
+
+def _strip_times(obj: Obj) -> Obj:
+    meta = obj.get("metadata") or {}
+    managed = meta.get("managedFields")
+    if not managed:
+        return obj
+    clean = dict(obj)
+    clean["metadata"] = dict(meta)
+    clean["metadata"]["managedFields"] = [{k: v for k, v in m.items() if k != "time"}
+                                          for m in managed]
+    return clean
+
+
+def _spec_changed(new: Obj, old: Obj) -> bool:
+    ignored = ("metadata", "status", "apiVersion", "kind")
+    return {k: v for k, v in new.items() if k not in ignored} != \
+        {k: v for k, v in old.items() if k not in ignored}
+
+
+def _check_preconditions(obj: Obj, pre: Preconditions | None,
+                         conflict: Callable[..., StatusError], name: str) -> None:
+    if pre is None:
+        return
+    meta = obj.get("metadata") or {}
+    if pre.uid and meta.get("uid") != pre.uid:
+        raise conflict(name, f"Precondition failed: UID in precondition: {pre.uid}, UID in "
+                             f"object meta: {meta.get('uid', '')}")
+    if pre.resource_version and meta.get("resourceVersion") != pre.resource_version:
+        raise conflict(name, "Precondition failed: ResourceVersion in precondition: "
+                             f"{pre.resource_version}, ResourceVersion in object meta: "
+                             f"{meta.get('resourceVersion', '')}")
+
+
+def parse_resource_version(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise errors.bad_request(f'resourceVersion: Invalid value: "{text}": must be an integer')
+    return value
+
+
+def encode_continue(revision: int, last_key: str, prefix: str) -> str:
+    start = last_key[len(prefix):] if last_key.startswith(prefix) else last_key
+    raw = json.dumps({"v": "meta.k8s.io/v1", "rv": revision, "start": start + "\x00"},
+                     separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_continue(token: str, prefix: str) -> tuple[int, str]:
+    try:
+        padded = token + "=" * (-len(token) % 4)
+        data = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        revision = int(data["rv"])
+        start = str(data["start"])
+        if data.get("v") != "meta.k8s.io/v1" or not start.endswith("\x00") or revision <= 0:
+            raise ValueError(token)
+    except (ValueError, KeyError, TypeError, json.JSONDecodeError):
+        raise errors.bad_request("continue key is not valid: the continue token could not be "
+                                 "decoded") from None
+    start = start[:-1]
+    if "/" in start.strip("/") and start.startswith(".."):
+        raise errors.bad_request("continue key is not valid: the continue token is not valid")
+    return revision, prefix + start
+
+
+__all__ = ["ListOptions", "Store", "WatchClosed", "WatchStream", "WriteOptions", "WriteResult"]
