@@ -751,11 +751,16 @@ class _CustomColumn:
 class CustomColumns:
     """A custom resource's printer: Name, then its CRD's additionalPrinterColumns."""
 
-    def __init__(self, columns: list[_CustomColumn]):
+    def __init__(self, columns: list[_CustomColumn], *, fallback: bool = False):
         self._columns = columns
-        self.columns: list[Column] = [NAME, *(c.column for c in columns)]
+        self._fallback = fallback
+        self.columns: list[Column] = (
+            columns_for("customresourcedefinitions", "apiextensions.k8s.io") if fallback
+            else [NAME, *(c.column for c in columns)])
 
     def cells(self, obj: Obj, now: float) -> list[Any]:
+        if self._fallback:
+            return _crd(obj, now)
         cells: list[Any] = [_name(obj)]
         for custom in self._columns:
             results = evaluate_json_path(custom.steps, obj)
@@ -775,7 +780,11 @@ _DEFAULT_PRINTER_COLUMNS = [{"name": "Age", "type": "date", "description": AGE_D
 
 
 def custom_columns(printer_columns: list[Mapping[str, Any]] | None) -> CustomColumns:
-    """Columns from a CRD version's additionalPrinterColumns; none means a single Age column."""
+    """Columns from a CRD version's additionalPrinterColumns; none means a single Age column.
+
+    A path outside the supported subset does not fail the request: like kube with a printer it
+    cannot build, the resource falls back to the default Name and Created At columns.
+    """
     specs = list(printer_columns or []) or _DEFAULT_PRINTER_COLUMNS
     columns = []
     for spec in specs:
@@ -784,5 +793,9 @@ def custom_columns(printer_columns: list[Mapping[str, Any]] | None) -> CustomCol
             f"Custom resource definition column (in JSONPath format): {json_path}")
         column = Column(_str(spec.get("name")), _str(spec.get("type")), _str(spec.get("format")),
                         description, _int(spec.get("priority")))
-        columns.append(_CustomColumn(column, parse_json_path(json_path)))
+        try:
+            steps = parse_json_path(json_path)
+        except JSONPathError:
+            return CustomColumns([], fallback=True)
+        columns.append(_CustomColumn(column, steps))
     return CustomColumns(columns)

@@ -500,6 +500,12 @@ def test_custom_columns_default_to_age() -> None:
     assert custom_columns(None).cells({"metadata": {"name": "x"}}, NOW) == ["x", None]
 
 
+def test_unsupported_printer_path_falls_back_to_name_and_created_at() -> None:
+    printer = custom_columns([{"name": "X", "type": "string", "jsonPath": ".spec.a[?(@.b ~ 1)]"}])
+    assert names(printer.columns) == ["Name", "Created At"]
+    assert printer.cells(CERT, NOW) == ["site-tls", "2026-03-01T11:00:00Z"]
+
+
 def test_json_path_subset() -> None:
     doc = {"items": [{"k": "a", "v": 1}, {"k": "b", "v": 2}, {"k": "a", "v": 3}],
            "m": {"x.y": 5}}
