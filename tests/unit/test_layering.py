@@ -16,14 +16,27 @@ FORBIDDEN = {
                 "options", "wsgi"},
     "http": {"server", "mux", "filters", "routes", "endpoints", "auth", "cmd", "process",
              "options"},
-    "filters": {"server", "http", "routes", "cmd", "process", "options"},
+    "filters": {"server", "http", "routes", "cmd", "process", "options", "storage", "registry",
+                "controlplane"},
     "mux": {"server", "http", "filters", "routes", "auth", "cmd", "process", "options"},
     "auth": {"server", "http", "mux", "filters", "routes", "cmd", "process", "options"},
-    "endpoints": {"server", "http", "mux", "filters", "routes", "cmd", "process", "options"},
+    "endpoints": {"server", "http", "mux", "filters", "routes", "cmd", "process", "options",
+                  "controlplane"},
     "options": {"server", "http", "mux", "filters", "routes", "endpoints", "auth", "cmd",
                 "process", "observability"},
     "observability": {"server", "http", "mux", "filters", "routes", "auth", "cmd", "process",
                       "options"},
+    # storage knows nothing of HTTP or of the API's types and semantics
+    "storage": {"server", "http", "mux", "filters", "routes", "endpoints", "auth", "cmd",
+                "process", "options", "registry", "controlplane", "types", "apimachinery"},
+    # pure object machinery: no HTTP, no storage
+    "apimachinery": {"server", "http", "mux", "filters", "routes", "endpoints", "auth", "cmd",
+                     "process", "options", "registry", "controlplane", "storage"},
+    "types": {"server", "http", "mux", "filters", "routes", "endpoints", "auth", "cmd",
+              "process", "options", "registry", "controlplane", "storage"},
+    # the registry knows storage but not HTTP
+    "registry": {"server", "http", "mux", "filters", "routes", "endpoints", "cmd", "process",
+                 "options", "controlplane"},
 }
 
 
