@@ -439,14 +439,18 @@ def test_mangled_kubectl_bodies_only_ever_give_400() -> None:
 
 def test_kubectl_bodies_with_served_schemas() -> None:
     types = pytest.importorskip("kapisup.types")
-    builtin = getattr(types, "builtin_schemas", None)
-    if builtin is None:
-        pytest.skip("kapisup.types.builtin_schemas not there yet")
-    schemas = builtin()
-    schemas = schemas if isinstance(schemas, SchemaSet) else SchemaSet(schemas)
-    components = {("v1", "Namespace"): "io.k8s.api.core.v1.Namespace",
-                  ("v1", "ConfigMap"): "io.k8s.api.core.v1.ConfigMap",
-                  ("v1", "Secret"): "io.k8s.api.core.v1.Secret"}
-    for name in ("namespace", "configmap", "secret"):
-        got = decode(fixture(name), schemas, lambda v, k: components.get((v, k)))
-        assert got == dry_run_json(name)
+    schemas = SchemaSet(types.builtin_schemas())
+    components = {}
+    for name, schema in schemas.items():
+        for gvk in schema.get("x-kubernetes-group-version-kind") or ():
+            group_version = f"{gvk['group']}/{gvk['version']}" if gvk["group"] else gvk["version"]
+            components[(group_version, gvk["kind"])] = name
+
+    def component_for(api_version: str, kind_name: str) -> str | None:
+        return components.get((api_version, kind_name))
+
+    for name in ("namespace", "configmap", "secret", "service"):
+        assert decode(fixture(name), schemas, component_for) == dry_run_json(name)
+    review = decode(fixture("selfsubjectaccessreview"), schemas, component_for)
+    assert review["spec"]["resourceAttributes"] == {"namespace": "default", "verb": "create",
+                                                    "resource": "pods"}
