@@ -44,6 +44,7 @@ from kapisup.storage.interface import (
 from kapisup.storage.sqlite_feed import SQLiteFeed
 from kapisup.storage.sqlite_reader import (
     Reader,
+    changed_since,
     compact_revision,
     count_at,
     count_latest,
@@ -146,8 +147,9 @@ class SQLiteStorage(Storage):
                 if revision > newest:
                     raise TooLargeRevisionError(revision, newest)
             at = newest if revision is None else revision
+            latest = revision is None or not changed_since(conn, low, high, revision)
             while True:
-                if revision is None:
+                if latest:
                     rows = list_latest(conn, low, high, last_key, chunk)
                 else:
                     rows = list_at(conn, low, high, last_key, at, chunk)
@@ -165,7 +167,7 @@ class SQLiteStorage(Storage):
                     break
             remaining = None
             if more and predicate is None:
-                remaining = (count_latest(conn, low, high, last_key) if revision is None
+                remaining = (count_latest(conn, low, high, last_key) if latest
                              else count_at(conn, low, high, last_key, at, TYPE_DELETED))
         return ListResult(items, at, last_key if more else None, remaining)
 

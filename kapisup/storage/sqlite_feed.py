@@ -16,7 +16,7 @@ import gevent
 from gevent.event import Event as Signal
 
 from kapisup.storage.fanout import Decoder, Fanout, FeedEntry
-from kapisup.storage.interface import CompactedError, StorageError
+from kapisup.storage.interface import CompactedError
 from kapisup.storage.sqlite_reader import (
     Reader,
     compact_revision,
@@ -65,7 +65,7 @@ class SQLiteFeed:
             self._wake.clear()
             try:
                 self.poll()
-            except StorageError:
+            except Exception:
                 _log.exception("polling the change feed failed; retrying")
                 gevent.sleep(min(1.0, self._poll_interval * 10))
 

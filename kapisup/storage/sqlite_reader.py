@@ -106,6 +106,14 @@ def list_at(conn: sqlite3.Connection, low: str, high: str | None, start_after: s
         f"JOIN events e ON e.rev = m.rev ORDER BY m.key", (*args, revision, limit)).fetchall()
 
 
+def changed_since(conn: sqlite3.Connection, low: str, high: str | None, revision: int) -> bool:
+    """Whether any key in the range changed after `revision`; if not, the latest state is the
+    state at `revision` and the cheaper latest-state queries answer for it."""
+    where, args = _range_sql("key", low, high, None)
+    return conn.execute(f"SELECT 1 FROM events WHERE rev > ? AND {where} LIMIT 1",
+                        (revision, *args)).fetchone() is not None
+
+
 def count_latest(conn: sqlite3.Connection, low: str, high: str | None,
                  start_after: str | None) -> int:
     where, args = _range_sql("key", low, high, start_after)

@@ -461,15 +461,15 @@ def test_a_watcher_that_falls_behind_is_closed(make_storage):
 
 
 def test_many_watchers_each_get_the_event(storage: Storage):
-    watchers = [storage.watch(f"/registry/configmaps/ns{i % 10}/", 0) for i in range(1000)]
-    watchers += [storage.watch("/registry/configmaps/", 0) for _ in range(100)]
+    watchers = [storage.watch(f"/registry/configmaps/ns{i % 10}/", 0) for i in range(9000)]
+    watchers += [storage.watch("/registry/configmaps/", 0) for _ in range(1000)]
     created = storage.create("/registry/configmaps/ns3/a", _cm("a", "ns3"))
     for i, watcher in enumerate(watchers):
-        if i < 1000 and i % 10 != 3:
+        if i < 9000 and i % 10 != 3:
             continue
         event = watcher.next(timeout=WAIT)
         assert event is not None and event.object == created
-    quiet = [w for i, w in enumerate(watchers) if i < 1000 and i % 10 != 3]
+    quiet = [w for i, w in enumerate(watchers) if i < 9000 and i % 10 != 3]
     assert all(w.next(timeout=0) is None for w in quiet)
     for watcher in watchers:
         watcher.stop()
