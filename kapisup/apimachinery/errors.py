@@ -129,15 +129,13 @@ def conflict(resource: str, name: str, why: str, group: str = "") -> StatusError
                        f'"{name}": {why}', _details(name, resource, group))
 
 
-STALE = "the object has been modified; please apply your changes to the latest version and try again"
+STALE = ("the object has been modified; please apply your changes to the latest version and "
+         "try again")
 
 
 def invalid(kind: str, name: str, causes: list[Cause], group: str = "") -> StatusError:
     """422 Invalid: kubectl builds its message from details.kind, details.name and causes."""
-    if len(causes) == 1:
-        summary = str(causes[0])
-    else:
-        summary = "[" + ", ".join(str(c) for c in causes) + "]"
+    summary = str(causes[0]) if len(causes) == 1 else "[" + ", ".join(str(c) for c in causes) + "]"
     label = f"{kind}.{group}" if group else kind
     return StatusError(422, "Invalid", f'{label} "{name}" is invalid: {summary}',
                        _details(name, kind, group, causes=[c.as_dict() for c in causes]))
