@@ -17,10 +17,9 @@ from kapisup.registry.apiextensions_v1 import (
     custom_resources,
     is_established,
 )
-from kapisup.registry.store import ListOptions, Store, WriteOptions, now_rfc3339
+from kapisup.registry.store import Store, WriteOptions, now_rfc3339
 from kapisup.storage.interface import (
     ConflictError,
-    KeyExistsError,
     KeyNotFoundError,
     StorageError,
     WatchClosed,
@@ -175,17 +174,38 @@ class NamespaceController:
         self.catalog = catalog
         self.namespaces = namespaces
         self.log = log
+        self.synced_accounts = False
 
     def sync_all(self) -> int:
         listed = self.namespaces.storage.list(self.namespaces.resource.prefix())
         for ns in listed.items:
             if ns["metadata"].get("deletionTimestamp"):
                 self.finalize(ns["metadata"]["name"])
+            elif not self.synced_accounts:
+                self.ensure_service_account(ns["metadata"]["name"])
+        self.synced_accounts = True
         return listed.revision
 
     def _event(self, kind: str, obj: dict[str, Any]) -> None:
-        if kind != "DELETED" and obj["metadata"].get("deletionTimestamp"):
+        if kind == "DELETED":
+            return
+        if obj["metadata"].get("deletionTimestamp"):
             self.finalize(obj["metadata"]["name"])
+        elif kind == "ADDED":
+            self.ensure_service_account(obj["metadata"]["name"])
+
+    def ensure_service_account(self, namespace: str) -> None:
+        """Every namespace has a `default` service account, as kube's controller makes it."""
+        accounts = self.catalog.store("", "v1", "serviceaccounts")
+        if accounts is None:
+            return
+        try:
+            accounts.create(namespace, {"apiVersion": "v1", "kind": "ServiceAccount",
+                                        "metadata": {"name": "default"}},
+                            WriteOptions(field_manager="kapisup-serviceaccount-controller"))
+        except StatusError as exc:
+            if exc.code not in (403, 404, 409):  # exists, or the namespace is going
+                raise
 
     def finalize(self, name: str) -> None:
         remaining = 0
@@ -266,5 +286,3 @@ def follow(store: Store, sync_all: Callable[[], int],
             time.sleep(1.0)
 
 
-__all__ = ["CRDController", "KeyExistsError", "ListOptions", "NamespaceController",
-           "ensure_namespaces"]
