@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import gevent
 import pytest
 
 from kapisup.storage import ADDED, DELETED, MODIFIED, CompactedError
@@ -70,6 +71,34 @@ def test_another_process_watches_our_writes(path):
          "revision": int(first["metadata"]["resourceVersion"])},
         {"type": DELETED, "key": "/registry/configmaps/y/a", "object": gone,
          "revision": int(gone["metadata"]["resourceVersion"])}]
+
+
+def test_a_watcher_sees_local_and_foreign_writes_interleaved_in_revision_order(path):
+    """Local writes go to watchers at once, foreign ones through the poller: neither may
+    overtake the other, duplicate or skip a revision."""
+    storage = _open(path)
+    child = subprocess.Popen([sys.executable, str(CHILD), "write", path,
+                              "/registry/configmaps/z/", "50"],
+                             stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout is not None
+        start = int(json.loads(child.stdout.readline())["metadata"]["resourceVersion"])
+        watcher = storage.watch("/registry/configmaps/", start)
+        for i in range(50):  # while the child is still writing
+            storage.create(f"/registry/configmaps/local/cm{i}", {"metadata": {"name": str(i)}})
+            gevent.sleep(0.001)
+        child.communicate(timeout=30)
+        assert child.returncode == 0
+        events = [watcher.next(timeout=5) for _ in range(101)]
+        assert None not in events
+        assert [e.revision for e in events] == list(range(start + 1, start + 102))
+        assert {"/local/" in e.key for e in events} == {True, False}
+        assert watcher.next(timeout=0.05) is None
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+        storage.close()
 
 
 def test_the_master_prepares_the_file_without_importing_gevent(path):
