@@ -39,6 +39,23 @@ class Walker:
     def __init__(self, schemas: SchemaSet, strict: bool = False):
         self.schemas = schemas
         self.strict = strict
+        # per-walk caches keyed by schema identity; the schema is kept so its id stays unique
+        self._children: dict[tuple[int, str], tuple[Any, Schema | None, bool]] = {}
+        self._defaults: dict[int, tuple[Any, dict[str, Any]]] = {}
+
+    def _child(self, schema: Schema | None, name: str) -> tuple[Schema | None, bool]:
+        cached = self._children.get((id(schema), name))
+        if cached is None or cached[0] is not schema:
+            sub, named = shapes.child(self.schemas, schema, name)
+            cached = self._children[(id(schema), name)] = (schema, sub, named)
+        return cached[1], cached[2]
+
+    def _key_defaults(self, item_schema: Schema | None, keys: tuple[str, ...]) -> dict:
+        cached = self._defaults.get(id(item_schema))
+        if cached is None or cached[0] is not item_schema:
+            found = shapes.key_defaults(self.schemas, item_schema, keys)
+            cached = self._defaults[id(item_schema)] = (item_schema, found)
+        return cached[1]
 
     # --- structure ---------------------------------------------------------------------------
 
@@ -47,7 +64,7 @@ class Walker:
         if shape.kind == "set":
             return "v:" + _compact(item)
         if isinstance(item, dict):
-            defaults = shapes.key_defaults(self.schemas, item_schema, shape.keys)
+            defaults = self._key_defaults(item_schema, shape.keys)
             keys = {k: item.get(k, defaults.get(k)) for k in shape.keys
                     if k in item or k in defaults}
             if len(keys) == len(shape.keys):
@@ -67,7 +84,7 @@ class Walker:
                 return None
             found = []
             for key, child_value in value.items():
-                sub, named = shapes.child(self.schemas, schema, key)
+                sub, named = self._child(schema, key)
                 found.append(("f:" + key, child_value, sub, named))
             return found
         if isinstance(value, list):
@@ -131,6 +148,9 @@ class Walker:
         if new is MISSING:
             self._all_nodes(old, schema, path, result.removed)
             return
+        if old == new:
+            # fast path; Python's == equates 1, 1.0 and true, a type change schemas forbid
+            return
         same_kind = (isinstance(old, dict) and isinstance(new, dict)) or (
             isinstance(old, list) and isinstance(new, list))
         if same_kind and (old or new):
@@ -180,7 +200,7 @@ class Walker:
                 if value is None:
                     merged.pop(key, None)
                     continue
-                sub, _ = shapes.child(self.schemas, schema, key)
+                sub, _ = self._child(schema, key)
                 merged[key] = self._fresh_or_merge(live.get(key, MISSING), value, sub)
             return merged
         if isinstance(live, list) and isinstance(config, list):
