@@ -316,10 +316,7 @@ class Store:
         return causes
 
     def _record_fields(self, old: Obj, new: Obj, opts: WriteOptions, operation: str) -> None:
-        try:  # TEMP-SMOKE
-            from kapisup.apimachinery.patch import record_update
-        except ImportError:  # TEMP-SMOKE
-            return  # TEMP-SMOKE
+        from kapisup.apimachinery.patch import record_update
 
         manager = opts.manager()
         updated = record_update(old, new, manager, operation, self.schema, self.schemas,

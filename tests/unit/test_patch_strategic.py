@@ -122,9 +122,9 @@ def test_volume_retain_keys_switches_source():
 
 def test_errors():
     cases = [
-        ({"spec": {"containers": [{"image": "no-name"}]}}, 500),
-        ({"spec": {"containers": [{"$patch": "delete"}]}}, 500),
-        ({"metadata": {"labels": {"$patch": "bogus"}}}, 500),
+        ({"spec": {"containers": [{"image": "no-name"}]}}, 400),
+        ({"spec": {"containers": [{"$patch": "delete"}]}}, 400),
+        ({"metadata": {"labels": {"$patch": "bogus"}}}, 400),
         ({"metadata": {"$deleteFromPrimitiveList": ["a"]}}, 400),
     ]
     for patch, code in cases:

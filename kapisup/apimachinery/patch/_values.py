@@ -1,7 +1,8 @@
 """JSON value helpers shared by the patch kinds: copies, strict equality, Go-style printing.
 
 Errors here mirror what kube-apiserver answers when the patch libraries fail: some are typed
-Status errors, others are plain Go errors that the handler turns into a reason-less 500.
+Status errors, others are plain Go errors that kube's handler turns into a reason-less 500
+(kapisup answers those 400: the mistake is the client's).
 """
 
 from __future__ import annotations
@@ -96,8 +97,11 @@ def json_kind(value: Any) -> str:
 
 
 def unknown_error(message: str) -> StatusError:
-    """A plain Go error reaching kube's handler: code 500, no reason, the error text."""
-    return StatusError(500, "", message)
+    """A patch kube rejects with a reason-less 500 (a plain Go error in its handler).
+
+    The mistake is the client's, so kapisup answers 400 BadRequest with the same text.
+    """
+    return StatusError(400, "BadRequest", message)
 
 
 def generic_invalid(why: str) -> StatusError:

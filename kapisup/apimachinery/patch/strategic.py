@@ -7,7 +7,7 @@ other lists are replaced, maps merge unless their strategy is `replace`. Patch d
 `$setElementOrder/<f>`. A null deletes a key.
 
 Errors follow kube's handler: malformed directives are 400, lists of lists 422, the library's
-other complaints reach the client as a reason-less 500, as they do from kube-apiserver.
+other complaints are a reason-less 500 from kube-apiserver and a 400 BadRequest here.
 
 Deviation, on purpose: a value the original lacks (a new key, a new list item) is merged into an
 empty value rather than copied verbatim, so directives and nulls inside it never leak into the
