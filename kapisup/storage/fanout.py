@@ -40,22 +40,12 @@ class FeedEntry:
         self._decode = decode
         self._event: Event | None = None
 
-    @classmethod
-    def of_event(cls, event: Event) -> FeedEntry:
-        entry = cls(event.revision, event.type, event.key, None, _no_decode)
-        entry._event = event
-        return entry
-
     def event(self) -> Event:
         if self._event is None:
             obj = self._decode(self._payload, self.revision)
             self._event = Event(self.type, self.key, obj, self.revision)
             self._payload = None
         return self._event
-
-
-def _no_decode(payload: Any, revision: int) -> Object:
-    raise AssertionError("entry built from an Event has nothing to decode")
 
 
 # (prefix, after, upto, limit) -> entries with after < revision <= upto under prefix, ascending;
