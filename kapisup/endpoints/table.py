@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from kapisup.registry.printers import cells_for, columns_for, custom_columns
+from kapisup.registry.printers import cells_for, columns_for, custom_columns, row_conditions
 from kapisup.registry.resource import ResourceDef
 
 Obj = dict[str, Any]
@@ -42,6 +42,9 @@ class TablePrinter:
         else:
             cells = cells_for(self.resource.plural, self.resource.group, obj, now)
         row: Obj = {"cells": cells}
+        conditions = row_conditions(self.resource.plural, self.resource.group, obj)
+        if conditions:
+            row["conditions"] = conditions
         if self.include == "Object":
             row["object"] = obj
         elif self.include != "None":
