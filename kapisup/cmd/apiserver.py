@@ -24,6 +24,7 @@ from kapisup.observability.logging import configure_logging, get_logger
 from kapisup.options import Options, OptionsError, load_options
 from kapisup.process.arbiter import Arbiter, SupervisorSettings
 from kapisup.process.listeners import BindError, bind_listener
+from kapisup.process.rlimits import raise_nofile_limit
 from kapisup.server.certs import ensure_self_signed
 from kapisup.server.config import Config, ServingInfo
 from kapisup.server.tls import TLSConfigError, build_server_context
@@ -204,6 +205,7 @@ def run_server(config: Config, argv: Sequence[str] | None = None,
                environ: Mapping[str, str] | None = None) -> int:
     """Bind, then supervise workers until stopped; returns the exit code."""
     config.metrics_dir = metrics.prepare_dir(config.options.metrics_dir)
+    raise_nofile_limit()
     bind_listeners(config)
     app = APIServerApp(config, argv, environ)
     try:
