@@ -158,7 +158,8 @@ class SecretStrategy(Strategy):
 
 
 class ServiceAccountStrategy(Strategy):
-    pass
+    #: DELETE answers with the object, not a Status (kube's ReturnDeletedObject)
+    return_deleted_object = True
 
 
 class EventStrategy(Strategy):
@@ -203,6 +204,7 @@ def _container_defaults(container: dict[str, Any]) -> None:
 
 class PodStrategy(Strategy):
     has_status_subresource = True
+    return_deleted_object = True
 
     def defaults(self, obj: Obj) -> None:
         spec = obj.setdefault("spec", {})
@@ -315,6 +317,7 @@ def _qos_class(spec: dict[str, Any]) -> str:
 
 class ServiceStrategy(Strategy):
     has_status_subresource = True
+    return_deleted_object = True
 
     def name_check(self, name: str) -> list[str]:
         return is_dns1035_label(name)
