@@ -36,9 +36,12 @@ def database_path(data_dir: str) -> str:
 def open_storage(options: Any) -> Any:
     from kapisup.storage.sqlite import SQLiteStorage
 
+    # compact at least as often as the history is long, so --storage-history is honoured
+    # within about twice its length, not only at the default one-minute pace
     return SQLiteStorage(database_path(options.data_dir),
                          synchronous=options.storage_sync,
-                         history_seconds=options.storage_history)
+                         history_seconds=options.storage_history,
+                         compact_interval=min(60.0, options.storage_history))
 
 
 class Instance:
