@@ -127,6 +127,12 @@ class ResourceHandler:
                 not (verb == "deletecollection"):
             raise errors.method_not_supported(resource.plural, verb, resource.group) \
                 if verb == "create" else StatusError(404, "NotFound", NOT_FOUND, {})
+        plain = not output.table and not output.yaml
+        if verb == "get" and plain:
+            return _respond_json(start_response, 200, store.get_json(namespace, info.name))
+        if verb == "list" and plain:
+            return _respond_json(start_response, 200,
+                                 store.list_json(namespace, query.list_options()))
         if verb == "get":
             obj = store.get(namespace, info.name)
             return self._object(start_response, 200, obj, output, store, query)
@@ -144,6 +150,7 @@ class ResourceHandler:
             return self._watch(environ, start_response, store, namespace, opts, output, query)
         body = read_body(environ)
         write = query.write_options(info.subresource)
+        write.user_agent = environ.get("HTTP_USER_AGENT", "")
         if verb == "create":
             if info.name:
                 raise errors.method_not_supported(resource.plural, "create", resource.group)
@@ -339,6 +346,13 @@ def _respond(start_response: StartResponse, code: int, obj: Obj, output: Output,
     for warning in warnings or ():
         headers.append(("Warning", '299 - "' + warning.replace('"', '\\"') + '"'))
     start_response(status_line(code), headers)
+    return [body]
+
+
+def _respond_json(start_response: StartResponse, code: int, body: bytes) -> list[bytes]:
+    start_response(status_line(code), [("Content-Type", "application/json"),
+                                       ("Content-Length", str(len(body))),
+                                       ("Cache-Control", "no-cache, private")])
     return [body]
 
 

@@ -41,6 +41,7 @@ from kapisup.storage.interface import (
     KeyNotFoundError,
     Preconditions,
     Storage,
+    TooLargeRevisionError,
     UnavailableError,
     WatchClosed,
 )
@@ -65,9 +66,11 @@ class WriteOptions:
     subresource: str = ""
     preconditions: Preconditions | None = None
     propagation_policy: str = ""
+    #: kube names a writer without fieldManager after its User-Agent's product
+    user_agent: str = ""
 
-    def manager(self, fallback: str = "unknown") -> str:
-        return self.field_manager or fallback
+    def manager(self) -> str:
+        return self.field_manager or self.user_agent.split("/", 1)[0][:128] or "unknown"
 
 
 @dataclass
@@ -170,6 +173,53 @@ class Store:
         return matches
 
     def list(self, namespace: str, opts: ListOptions) -> Obj:
+        result, meta = self._page(namespace, opts, raw=False)
+        for item in result.items:
+            item.pop("apiVersion", None)
+            item.pop("kind", None)
+        return {"kind": self.resource.list_kind, "apiVersion": self.resource.api_version,
+                "metadata": meta, "items": result.items}
+
+    def list_json(self, namespace: str, opts: ListOptions) -> bytes:
+        """`list` already encoded: stored texts are spliced, not decoded and re-encoded."""
+        if opts.label_selector or opts.field_selector:
+            return _dumps(self.list(namespace, opts))
+        result, meta = self._page(namespace, opts, raw=True)
+        head = self._raw_head
+        items = []
+        for text, revision in result.items:
+            if text.startswith(head) and text[len(head)] != "}":
+                items.append(f'{{"metadata":{{"resourceVersion":"{revision}",'
+                             f"{text[len(head):]}")
+            else:
+                obj = _decode_raw(text, revision)
+                obj.pop("apiVersion", None)
+                obj.pop("kind", None)
+                items.append(_dumps(obj).decode())
+        return (f'{{"kind":"{self.resource.list_kind}","apiVersion":'
+                f'"{self.resource.api_version}","metadata":{_dumps(meta).decode()},"items":['
+                + ",".join(items) + "]}").encode()
+
+    def get_json(self, namespace: str, name: str) -> bytes:
+        """`get` already encoded, from the stored text (see `list_json`)."""
+        try:
+            text, revision = self.storage.get_raw(self._key(namespace, name))
+        except KeyNotFoundError:
+            raise self._not_found(name) from None
+        except UnavailableError as exc:
+            raise self._unavailable(exc) from None
+        head = self._raw_head
+        if text.startswith(head) and text[len(head)] != "}":
+            return f'{head}"resourceVersion":"{revision}",{text[len(head):]}'.encode()
+        return _dumps(self._with_type(_decode_raw(text, revision)))
+
+    @property
+    def _raw_head(self) -> str:
+        """How every stored object of this resource starts (see `_canonical`)."""
+        r = self.resource
+        return f'{{"apiVersion":"{r.api_version}","kind":"{r.kind}","metadata":{{'
+
+    def _page(self, namespace: str, opts: ListOptions, raw: bool) -> tuple[Any, Obj]:
         labels, fields = self.selectors(opts)
         predicate = self.predicate(labels, fields)
         prefix = self.resource.prefix(namespace)
@@ -179,23 +229,25 @@ class Store:
             revision, start_after = decode_continue(opts.continue_token, prefix)
         elif opts.resource_version not in ("", "0"):
             wanted = parse_resource_version(opts.resource_version)
-            current = self.storage.current_revision()
-            if wanted > current:
-                raise StatusError(504, "Timeout",
-                                  f"Too large resource version: {wanted}, current: {current}",
-                                  {"causes": [{"reason": "ResourceVersionTooLarge",
-                                               "message": "Too large resource version"}],
-                                   "retryAfterSeconds": 1})
             if opts.resource_version_match == "Exact":
                 revision = wanted
+            elif wanted > self.storage.current_revision():
+                raise _too_large(wanted, self.storage.current_revision())
+        limit = max(opts.limit, 0)
         try:
-            result = self.storage.list(prefix, limit=max(opts.limit, 0), start_after=start_after,
-                                       revision=revision, predicate=predicate)
+            if raw:
+                result = self.storage.list_raw(prefix, limit=limit, start_after=start_after,
+                                               revision=revision)
+            else:
+                result = self.storage.list(prefix, limit=limit, start_after=start_after,
+                                           revision=revision, predicate=predicate)
         except CompactedError:
             if opts.continue_token:
                 raise errors.expired(CONTINUE_EXPIRED) from None
             raise errors.expired(
                 f"too old resource version: {opts.resource_version}") from None
+        except TooLargeRevisionError as exc:
+            raise _too_large(exc.requested, exc.current) from None
         except UnavailableError as exc:
             raise self._unavailable(exc) from None
         meta: dict[str, Any] = {"resourceVersion": str(result.revision)}
@@ -203,11 +255,7 @@ class Store:
             meta["continue"] = encode_continue(result.revision, result.continue_key, prefix)
             if result.remaining is not None:
                 meta["remainingItemCount"] = result.remaining
-        for item in result.items:
-            item.pop("apiVersion", None)
-            item.pop("kind", None)
-        return {"kind": self.resource.list_kind, "apiVersion": self.resource.api_version,
-                "metadata": meta, "items": result.items}
+        return result, meta
 
     # --- create ----------------------------------------------------------------------------
 
@@ -247,7 +295,7 @@ class Store:
         if opts.dry_run:
             return WriteResult(obj, created=True, warnings=warnings)
         try:
-            stored = self.storage.create(self._key(namespace, name), obj)
+            stored = self.storage.create(self._key(namespace, name), _canonical(obj))
         except KeyExistsError:
             raise errors.already_exists(resource.plural, name, resource.group) from None
         except UnavailableError as exc:
@@ -401,7 +449,7 @@ class Store:
             if opts.dry_run:
                 state["result"] = new
                 return None
-            return new
+            return _canonical(new)
 
         try:
             stored = self.storage.guaranteed_update(
@@ -440,7 +488,7 @@ class Store:
         if opts.dry_run:
             state["result"] = new
             return None
-        return new
+        return _canonical(new)
 
     # --- patch -----------------------------------------------------------------------------
 
@@ -692,6 +740,33 @@ class WatchStream:
     def stop(self) -> None:
         if self.watcher is not None:
             self.watcher.stop()
+
+
+def _too_large(wanted: int, current: int) -> StatusError:
+    return StatusError(504, "Timeout", f"Too large resource version: {wanted}, current: {current}",
+                       {"causes": [{"reason": "ResourceVersionTooLarge",
+                                    "message": "Too large resource version"}],
+                        "retryAfterSeconds": 1})
+
+
+def _dumps(obj: Any) -> bytes:
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _decode_raw(text: str, revision: int) -> Obj:
+    obj = json.loads(text)
+    obj.setdefault("metadata", {})["resourceVersion"] = str(revision)
+    return obj
+
+
+def _canonical(obj: Obj) -> Obj:
+    """apiVersion, kind and metadata first, so GETs can splice the stored text (`_raw_head`)."""
+    out = {"apiVersion": obj.get("apiVersion"), "kind": obj.get("kind"),
+           "metadata": obj.get("metadata")}
+    for key, value in obj.items():
+        if key not in out:
+            out[key] = value
+    return out
 
 
 def _name_key(obj: Obj) -> str:

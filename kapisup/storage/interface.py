@@ -12,6 +12,7 @@ must be treated as read-only (copy it before changing it).
 
 from __future__ import annotations
 
+import json
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -100,6 +101,10 @@ class Event:
     revision: int
 
 
+# An object as stored: compact JSON text without metadata.resourceVersion, and its revision.
+RawObject = tuple[str, int]
+
+
 @dataclass(slots=True)
 class ListResult:
     """One page. `continue_key` is the last key examined when more keys follow (the next page
@@ -141,6 +146,26 @@ class Storage(ABC):
     @abstractmethod
     def get(self, key: str) -> Object:
         """The current object; KeyNotFoundError."""
+
+    def get_raw(self, key: str) -> RawObject:
+        """The current object as stored (JSON text without resourceVersion) and its revision.
+
+        Lets a GET answer without decoding and re-encoding the object; KeyNotFoundError.
+        """
+        obj = self.get(key)
+        revision = int(obj["metadata"].pop("resourceVersion"))
+        return json.dumps(obj, separators=(",", ":"), ensure_ascii=False), revision
+
+    def list_raw(self, prefix: str, *, limit: int = 0, start_after: str | None = None,
+                 revision: int | None = None) -> ListResult:
+        """`list` without a predicate whose items are `RawObject`s, for the same reason."""
+        result = self.list(prefix, limit=limit, start_after=start_after, revision=revision)
+        raw: list[Any] = []
+        for obj in result.items:
+            rv = int(obj["metadata"].pop("resourceVersion"))
+            raw.append((json.dumps(obj, separators=(",", ":"), ensure_ascii=False), rv))
+        result.items = raw
+        return result
 
     @abstractmethod
     def list(self, prefix: str, *, limit: int = 0, start_after: str | None = None,

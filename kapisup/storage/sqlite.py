@@ -19,6 +19,7 @@ import logging
 import random
 import time
 from collections.abc import Callable
+from typing import Any
 
 import gevent
 
@@ -34,6 +35,7 @@ from kapisup.storage.interface import (
     ListResult,
     Object,
     Preconditions,
+    RawObject,
     Storage,
     TooLargeRevisionError,
     UnavailableError,
@@ -86,6 +88,10 @@ def encode(obj: Object) -> str:
     return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
 
 
+def _raw(text: str, revision: int) -> RawObject:
+    return text, revision
+
+
 def decode(text: str, revision: int) -> Object:
     obj = json.loads(text)
     obj["metadata"]["resourceVersion"] = str(revision)
@@ -120,6 +126,16 @@ class SQLiteStorage(Storage):
             raise KeyNotFoundError(key)
         return decode(*row)
 
+    def get_raw(self, key: str) -> RawObject:
+        row = self._reader.get(key)
+        if row is None:
+            raise KeyNotFoundError(key)
+        return row
+
+    def list_raw(self, prefix: str, *, limit: int = 0, start_after: str | None = None,
+                 revision: int | None = None) -> ListResult:
+        return self._list(prefix, limit, start_after, revision, None, _raw)
+
     def current_revision(self) -> int:
         with self._reader.snapshot() as conn:
             return current_revision(conn)
@@ -132,6 +148,11 @@ class SQLiteStorage(Storage):
     def list(self, prefix: str, *, limit: int = 0, start_after: str | None = None,
              revision: int | None = None,
              predicate: Callable[[Object], bool] | None = None) -> ListResult:
+        return self._list(prefix, limit, start_after, revision, predicate, decode)
+
+    def _list(self, prefix: str, limit: int, start_after: str | None, revision: int | None,
+              predicate: Callable[[Object], bool] | None,
+              make: Callable[[str, int], Any]) -> ListResult:
         low, high = prefix_range(prefix)
         limit = max(0, limit)
         chunk = limit + 1 if limit and predicate is None else max(limit + 1, 500)
@@ -160,7 +181,7 @@ class SQLiteStorage(Storage):
                     last_key = key
                     if kind == TYPE_DELETED:
                         continue
-                    obj = decode(value, row_rev)
+                    obj = make(value, row_rev)
                     if predicate is None or predicate(obj):
                         items.append(obj)
                 if more or len(rows) < chunk:

@@ -58,10 +58,16 @@ class Reader:
             return conn.execute("PRAGMA data_version").fetchone()[0]
 
     def get(self, key: str) -> tuple[str, int] | None:
-        with self.snapshot() as conn:
-            return conn.execute(
-                "SELECT e.value, o.rev FROM objects o JOIN events e ON e.rev = o.rev "
-                "WHERE o.key = ?", (key,)).fetchone()
+        # One statement reads one committed state by itself: no BEGIN/COMMIT round trips.
+        with self._lock:
+            try:
+                return self._conn.execute(_GET, (key,)).fetchone()
+            except sqlite3.Error as err:
+                raise UnavailableError(f"sqlite: {err}") from err
+
+
+_GET = ("SELECT e.value, o.rev FROM objects o JOIN events e ON e.rev = o.rev "
+        "WHERE o.key = ?")
 
 
 def current_revision(conn: sqlite3.Connection) -> int:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import gevent
 import pytest
 
@@ -115,6 +117,23 @@ def test_list_returns_the_keys_under_the_prefix_in_key_order(storage: Storage):
     assert storage.count("/registry/configmaps/a/") == 3
     assert storage.count("/registry/configmaps/") == 5
     assert storage.list("/registry/secrets/").items == []
+
+
+def test_raw_reads_give_the_stored_text_and_its_revision(storage: Storage):
+    created = storage.create("/registry/configmaps/demo/raw", _cm("raw", a="1"))
+    text, revision = storage.get_raw("/registry/configmaps/demo/raw")
+    assert revision == _rv(created)
+    stored = json.loads(text)
+    assert "resourceVersion" not in stored["metadata"]
+    assert stored["data"] == {"a": "1"}
+    with pytest.raises(KeyNotFoundError):
+        storage.get_raw("/registry/configmaps/demo/nope")
+    _fill(storage, "demo", ["r1", "r2"])
+    page = storage.list_raw("/registry/configmaps/demo/", limit=2)
+    assert [json.loads(t)["metadata"]["name"] for t, _ in page.items] == ["r1", "r2"]
+    assert page.continue_key is not None
+    assert all(rev > revision for _, rev in page.items)
+    assert page.revision == storage.current_revision()
 
 
 def test_list_pages_with_limit_and_start_after(storage: Storage):
