@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -16,6 +17,12 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from tests.integration.server import Kapisup
 
 RUN_TIMEOUT = 30.0
 
@@ -23,6 +30,8 @@ RUN_TIMEOUT = 30.0
 # to gcloud's kubectl package, which owns /usr/bin/kubectl), or unpacked with `dpkg-deb -x`.
 DEBIAN_KUBECTL_ENV = "KAPISUP_KUBECTL_1_20"
 DEBIAN_KUBECTL_PATHS = ("/opt/kubernetes-client-1.20/usr/bin/kubectl",)
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "kubectl"
 
 
 @dataclass
@@ -157,3 +166,50 @@ def wait_output(run: Background, needle: str, timeout: float = RUN_TIMEOUT) -> s
             raise AssertionError(f"{needle!r} never printed by {' '.join(run.argv)}\n"
                                  f"stdout:\n{text}\nstderr:\n{run.stderr}")
         time.sleep(0.05)
+
+
+# ---- scenario plumbing: fixtures on disk, namespaces, reading back over the API ---------------
+
+
+def fixture(name: str) -> str:
+    """Path of a manifest under tests/fixtures/kubectl."""
+    return str(FIXTURES / name)
+
+
+def api_get(server: Kapisup, path: str) -> dict[str, Any] | None:
+    """The stored object at `path`, or None on 404."""
+    response = requests.get(server.url + path, timeout=10)
+    if response.status_code == 404:
+        return None
+    response.raise_for_status()
+    return response.json()
+
+
+def api_post(server: Kapisup, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    response = requests.post(server.url + path, json=body, timeout=10)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def make_namespace(server: Kapisup, name: str) -> str:
+    api_post(server, "/api/v1/namespaces", {"metadata": {"name": name}})
+    return name
+
+
+def make_configmap(server: Kapisup, namespace: str, name: str,
+                   labels: dict[str, str] | None = None) -> dict[str, Any]:
+    body = {"metadata": {"name": name, "labels": labels or {}}, "data": {"k": name}}
+    return api_post(server, f"/api/v1/namespaces/{namespace}/configmaps", body)
+
+
+def namespace_for(request: pytest.FixtureRequest) -> str:
+    """A DNS-1123 label unique to the test (parametrized ids included)."""
+    name = re.sub(r"[^a-z0-9]+", "-", request.node.name.lower().removeprefix("test_"))
+    return name.strip("-")[:50].strip("-")
+
+
+def table(text: str) -> tuple[list[str], list[list[str]]]:
+    """kubectl's human table as (header cells, rows of cells); columns split on 2+ spaces."""
+    lines = [line for line in text.splitlines() if line.strip()]
+    split = [re.split(r"\s{2,}", line.strip()) for line in lines]
+    return split[0], split[1:]

@@ -13,65 +13,22 @@ import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-import requests
 import yaml
 
-from tests.integration.kubectl import Kubectl
+from tests.integration.kubectl import (
+    Kubectl,
+    api_get,
+    fixture,
+    make_configmap,
+    make_namespace,
+    namespace_for,
+    table,
+)
 from tests.integration.server import Kapisup, running, wait_for
 
 pytestmark = pytest.mark.skipif(shutil.which("kubectl") is None, reason="no kubectl on PATH")
-
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "kubectl"
-
-
-def fixture(name: str) -> str:
-    return str(FIXTURES / name)
-
-
-# ---- shared plumbing (also imported by the other test_kubectl_* modules) ---------------------
-
-
-def api_get(server: Kapisup, path: str) -> dict[str, Any] | None:
-    """The stored object at `path`, or None on 404."""
-    response = requests.get(server.url + path, timeout=10)
-    if response.status_code == 404:
-        return None
-    response.raise_for_status()
-    return response.json()
-
-
-def api_post(server: Kapisup, path: str, body: dict[str, Any]) -> dict[str, Any]:
-    response = requests.post(server.url + path, json=body, timeout=10)
-    assert response.status_code == 201, response.text
-    return response.json()
-
-
-def make_namespace(server: Kapisup, name: str) -> str:
-    api_post(server, "/api/v1/namespaces", {"metadata": {"name": name}})
-    return name
-
-
-def make_configmap(server: Kapisup, namespace: str, name: str,
-                   labels: dict[str, str] | None = None) -> dict[str, Any]:
-    body = {"metadata": {"name": name, "labels": labels or {}}, "data": {"k": name}}
-    return api_post(server, f"/api/v1/namespaces/{namespace}/configmaps", body)
-
-
-def namespace_for(request: pytest.FixtureRequest) -> str:
-    """A DNS-1123 label unique to the test (parametrized ids included)."""
-    name = re.sub(r"[^a-z0-9]+", "-", request.node.name.lower().removeprefix("test_"))
-    return name.strip("-")[:50].strip("-")
-
-
-def table(text: str) -> tuple[list[str], list[list[str]]]:
-    """kubectl's human table as (header cells, rows of cells); columns split on 2+ spaces."""
-    lines = [line for line in text.splitlines() if line.strip()]
-    split = [re.split(r"\s{2,}", line.strip()) for line in lines]
-    return split[0], split[1:]
-
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kapisup]:
