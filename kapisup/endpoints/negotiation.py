@@ -27,7 +27,18 @@ PATCH_TYPES = {
     "application/strategic-merge-patch+json": "strategic",
     "application/apply-patch+yaml": "apply",
 }
-_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _YAMLLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """Safe YAML whose scalars stay JSON's: an unquoted date is a string, as in sigs.k8s.io/yaml
+    (PyYAML would make it a datetime, which JSON cannot carry)."""
+
+
+_YAMLLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_YAML_LOADER = _YAMLLoader
 
 
 def media_type(header: str) -> tuple[str, dict[str, str]]:
@@ -60,19 +71,48 @@ def read_body(environ: dict[str, Any], limit: int = MAX_BODY_BYTES) -> bytes:
     return data
 
 
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
 def decode_json(body: bytes) -> Any:
     try:
-        return json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        return json.loads(body, parse_constant=_no_constants)
+    except (ValueError, UnicodeDecodeError) as exc:
         raise errors.bad_request(f"couldn't get version/kind; json parse error: {exc}") \
             from None
 
 
 def decode_yaml(body: bytes) -> Any:
     try:
-        return yaml.load(body, Loader=_YAML_LOADER)
-    except yaml.YAMLError as exc:
+        return _as_json(yaml.load(body, Loader=_YAML_LOADER))
+    except (yaml.YAMLError, ValueError, RecursionError) as exc:
         raise errors.bad_request(f"error converting YAML to JSON: {exc}") from None
+
+
+def _as_json(node: Any) -> Any:
+    """What sigs.k8s.io/yaml makes of a YAML tree: string keys, JSON values only."""
+    if isinstance(node, dict):
+        return {_key(k): _as_json(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_as_json(v) for v in node]
+    if isinstance(node, float) and (node != node or node in (float("inf"), float("-inf"))):
+        raise ValueError(f"{node} is not valid JSON")
+    if node is None or isinstance(node, (str, int, float, bool)):
+        return node
+    raise ValueError(f"a value of YAML type {type(node).__name__} has no JSON form")
+
+
+def _key(key: Any) -> str:
+    if isinstance(key, str):
+        return key
+    if isinstance(key, bool):
+        return "true" if key else "false"
+    if key is None:
+        return "null"
+    if isinstance(key, (int, float)):
+        return str(key)
+    raise ValueError(f"a key of YAML type {type(key).__name__} has no JSON form")
 
 
 def decode_object(environ: dict[str, Any], body: bytes,
