@@ -120,6 +120,10 @@ class ResourceHandler:
             namespace = ""
         if info.subresource and info.subresource not in resource.subresources:
             raise StatusError(404, "NotFound", NOT_FOUND, {})
+        if _no_route(info, resource.verbs):
+            raise StatusError(405, "MethodNotAllowed",
+                              "the server does not allow this method on the requested resource",
+                              {})
         query = Query(environ.get("QUERY_STRING", ""))
         output = negotiate(environ.get("HTTP_ACCEPT", ""))
         verb = info.verb
@@ -331,6 +335,14 @@ class _WatchBody:
                                      with_columns=self.first_table)
             self.first_table = False
         return _event(kind, obj)
+
+
+def _no_route(info: RequestInfo, verbs: tuple[str, ...]) -> bool:
+    """kube registers no route for these: PUT/PATCH on a collection, or a verb the resource
+    does not offer (DELETE on /api/v1/namespaces must not delete every namespace)."""
+    if info.verb in ("update", "patch") and not info.name:
+        return True
+    return not info.subresource and info.verb not in verbs
 
 
 def _event(kind: str, obj: Obj) -> bytes:
