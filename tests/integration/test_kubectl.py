@@ -510,3 +510,99 @@ def test_explain_builtin_types(kubectl: Kubectl) -> None:
 
     unknown = kubectl.run("explain", "configmap.nothing")
     assert unknown.rc == 1
+
+
+# ---- more everyday commands ------------------------------------------------------------------
+
+
+def test_get_columns_sorting_and_raw(server: Kapisup, kubectl: Kubectl, ns: str) -> None:
+    for name, rank in (("alpha", "3"), ("beta", "1"), ("gamma", "2")):
+        make_configmap(server, ns, name, labels={"rank": rank})
+
+    header, rows = table(kubectl.ok("get", "cm", "-n", ns, "-L", "rank"))
+    assert header == ["NAME", "DATA", "AGE", "RANK"]
+    assert {row[0]: row[3] for row in rows} == {"alpha": "3", "beta": "1", "gamma": "2"}
+
+    # --sort-by asks for full objects in the Table rows (includeObject=Object).
+    _, rows = table(kubectl.ok("get", "cm", "-n", ns, "--sort-by=.metadata.labels.rank"))
+    assert [row[0] for row in rows] == ["beta", "gamma", "alpha"]
+
+    custom = kubectl.ok("get", "cm", "-n", ns, "-o",
+                        "custom-columns=NAME:.metadata.name,RANK:.metadata.labels.rank,"
+                        "VALUE:.data.k")
+    header, rows = table(custom)
+    assert header == ["NAME", "RANK", "VALUE"]
+    assert rows == [["alpha", "3", "alpha"], ["beta", "1", "beta"], ["gamma", "2", "gamma"]]
+
+    assert kubectl.ok("get", "--raw", "/healthz") == "ok"
+    raw = json.loads(kubectl.ok("get", "--raw", f"/api/v1/namespaces/{ns}/configmaps/beta"))
+    assert raw["data"] == {"k": "beta"}
+
+    out = kubectl.ok("delete", "cm", "--all", "-n", ns)
+    assert sorted(out.splitlines()) == [f'configmap "{name}" deleted'
+                                        for name in ("alpha", "beta", "gamma")]
+    left = api_get(server, f"/api/v1/namespaces/{ns}/configmaps")
+    assert left is not None and left["items"] == []
+
+
+def test_edit_with_a_scripted_editor(server: Kapisup, kubectl: Kubectl, ns: str,
+                                     tmp_path: Path) -> None:
+    make_configmap(server, ns, "edited")
+    editor = tmp_path / "editor.sh"
+    editor.write_text("#!/bin/sh\nsed -i 's/^  k: edited$/  k: by-editor/' \"$1\"\n")
+    editor.chmod(0o755)
+    scripted = Kubectl(kubectl.server_url, tmp_path, binary=kubectl.binary)
+    scripted.env["KUBE_EDITOR"] = str(editor)
+
+    assert scripted.ok("edit", "cm", "edited", "-n", ns).strip() == "configmap/edited edited"
+    stored = api_get(server, f"/api/v1/namespaces/{ns}/configmaps/edited")
+    assert stored is not None and stored["data"] == {"k": "by-editor"}
+    # The second edit finds nothing to change.
+    again = scripted.run("edit", "cm", "edited", "-n", ns)
+    assert again.rc == 0
+    assert "Edit cancelled, no changes made." in again.stderr
+
+
+def test_strict_field_validation(server: Kapisup, kubectl: Kubectl, ns: str) -> None:
+    manifest = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: strict}\nbogus: 1\n"
+    strict = kubectl.run("create", "-f", "-", "-n", ns, stdin=manifest)
+    assert strict.rc == 1
+    assert ('Error from server (BadRequest): error when creating "STDIN": strict decoding '
+            'error: unknown field "bogus"') in strict.stderr
+    assert api_get(server, f"/api/v1/namespaces/{ns}/configmaps/strict") is None
+
+    # --validate=false sends fieldValidation=Ignore: the unknown field is dropped.
+    kubectl.ok("create", "-f", "-", "-n", ns, "--validate=false", stdin=manifest)
+    stored = api_get(server, f"/api/v1/namespaces/{ns}/configmaps/strict")
+    assert stored is not None and "bogus" not in stored
+
+
+def test_nodes_cordon_and_pod_status(server: Kapisup, kubectl: Kubectl, ns: str) -> None:
+    node = f"node-{ns}"[:63]
+    kubectl.ok("create", "-f", "-",
+               stdin=f"apiVersion: v1\nkind: Node\nmetadata: {{name: {node}}}\n")
+    assert kubectl.ok("cordon", node).strip() == f"node/{node} cordoned"
+    stored = api_get(server, f"/api/v1/nodes/{node}")
+    assert stored is not None and stored["spec"]["unschedulable"] is True
+    _, rows = table(kubectl.ok("get", "node", node))
+    assert rows[0][1].endswith("SchedulingDisabled")
+    assert kubectl.ok("uncordon", node).strip() == f"node/{node} uncordoned"
+    stored = api_get(server, f"/api/v1/nodes/{node}")
+    assert stored is not None and not stored["spec"].get("unschedulable")
+    kubectl.ok("delete", "node", node)
+
+    kubectl.ok("apply", "-f", fixture("pod-and-service.yaml"), "-n", ns)
+    # The main resource ignores status; the status subresource takes it.
+    kubectl.ok("patch", "pod", "web", "-n", ns, "--type=merge",
+               "-p", '{"status":{"phase":"Running"}}')
+    assert kubectl.ok("get", "pod", "web", "-n", ns, "-o", "jsonpath={.status.phase}") == (
+        "Pending")
+    kubectl.ok("patch", "pod", "web", "-n", ns, "--subresource=status", "--type=merge",
+               "-p", '{"status":{"phase":"Running"}}')
+    _, rows = table(kubectl.ok("get", "pods", "-n", ns))
+    assert rows[0][:3] == ["web", "0/1", "Running"]
+
+    assert kubectl.ok("create", "serviceaccount", "robot", "-n", ns).strip() == (
+        "serviceaccount/robot created")
+    _, rows = table(kubectl.ok("get", "serviceaccounts", "-n", ns))
+    assert "robot" in [row[0] for row in rows]
