@@ -73,8 +73,12 @@ def _op(action: str, resource: ResourceDef, op_id: str, response: str, *,
                "x-kubernetes-action": action, "x-kubernetes-group-version-kind": gvk}
     op["responses"]["401"] = {"description": "Unauthorized"}
     if patch:
-        op["requestBody"] = {"content": {t: {"schema": ref(META + "Patch")}
-                                         for t in PATCH_TYPES}, "required": True}
+        # Custom resources take no strategic merge patch; kubectl reads this list to choose
+        # between strategic and JSON merge patch for `apply`, so it must not offer one.
+        types = [t for t in PATCH_TYPES
+                 if not (resource.is_custom and "strategic-merge-patch" in t)]
+        op["requestBody"] = {"content": {t: {"schema": ref(META + "Patch")} for t in types},
+                             "required": True}
     elif body is not None:
         op["requestBody"] = {"content": {"*/*": {"schema": ref(body)}}, "required": True}
     return op
