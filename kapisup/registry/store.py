@@ -313,12 +313,14 @@ class Store:
         meta["namespace"] = namespace
 
     def check_fields(self, obj: Obj, mode: str) -> list[str]:
-        """fieldValidation: Strict -> 400, Warn -> warnings; unknown fields are dropped."""
+        """Decoding as kube's typed decoder does it: a value of the wrong JSON type is a 400;
+        then fieldValidation: Strict -> 400, Warn -> warnings; unknown fields are dropped."""
         from kapisup.apimachinery.structural import prune, unknown_fields
 
         schema = self.schema
         if schema is None:
             return []
+        self._check_types(obj)
         unknown = unknown_fields(obj, schema, self.schemas)
         if not unknown:
             return []
@@ -329,6 +331,27 @@ class Store:
         if mode == "Ignore":
             return []
         return [f'unknown field "{path}"' for path in unknown]
+
+    def _check_types(self, obj: Obj) -> None:
+        """Built-in kinds are Go structs in kube: a wrong JSON type cannot even be decoded.
+        Custom resources are only held to that for metadata; their schema answers 422."""
+        from kapisup.apimachinery.structural import validate
+
+        if self.resource.custom_schema is not None:
+            meta = obj.get("metadata")
+            target, schema = {"metadata": meta}, {"type": "object", "properties": {
+                "metadata": {"$ref": "#/components/schemas/" + OBJECT_META}}}
+            if meta is None:
+                return
+        else:
+            target, schema = obj, self.schema
+        bad = [c for c in validate(target, schema, self.schemas)
+               if c.reason == "FieldValueTypeInvalid"]
+        if bad:
+            kind = self.resource.kind
+            raise errors.bad_request(
+                f'{kind} in version "{self.resource.version}" cannot be handled as a {kind}: '
+                + "; ".join(str(c) for c in bad[:5]))
 
     def apply_schema_defaults(self, obj: Obj) -> None:
         if self.resource.custom_schema is not None:
