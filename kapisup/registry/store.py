@@ -345,6 +345,9 @@ class Store:
                 return
         else:
             target, schema = obj, self.schema
+        # Go's decoder takes a JSON null as "leave unset" for any field (kubectl's own
+        # `--dry-run=client -o yaml` prints `creationTimestamp: null`), so nulls never count.
+        target = _without_nulls(target)
         bad = [c for c in validate(target, schema, self.schemas)
                if c.reason == "FieldValueTypeInvalid"]
         if bad:
@@ -790,6 +793,15 @@ def _canonical(obj: Obj) -> Obj:
         if key not in out:
             out[key] = value
     return out
+
+
+def _without_nulls(value: Any) -> Any:
+    """A copy without null object members, for type checks that mirror Go's decoding."""
+    if isinstance(value, dict):
+        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_nulls(item) for item in value]
+    return value
 
 
 def _name_key(obj: Obj) -> str:
