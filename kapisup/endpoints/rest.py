@@ -34,6 +34,7 @@ from kapisup.storage.interface import Preconditions
 StartResponse = Callable[..., Any]
 Obj = dict[str, Any]
 NOT_FOUND = "the server could not find the requested resource"
+NOT_ALLOWED = "the server does not allow this method on the requested resource"
 BOOKMARK_EVERY = 60.0
 DRAINING = "kapisup.draining"
 
@@ -121,16 +122,18 @@ class ResourceHandler:
         if info.subresource and info.subresource not in resource.subresources:
             raise StatusError(404, "NotFound", NOT_FOUND, {})
         if _no_route(info, resource.verbs):
-            raise StatusError(405, "MethodNotAllowed",
-                              "the server does not allow this method on the requested resource",
-                              {})
+            raise StatusError(405, "MethodNotAllowed", NOT_ALLOWED, {})
         query = Query(environ.get("QUERY_STRING", ""))
         output = negotiate(environ.get("HTTP_ACCEPT", ""))
         verb = info.verb
-        if resource.namespaced and not namespace and verb not in ("list", "watch") and \
-                not (verb == "deletecollection"):
-            raise errors.method_not_supported(resource.plural, verb, resource.group) \
-                if verb == "create" else StatusError(404, "NotFound", NOT_FOUND, {})
+        if resource.namespaced and not namespace and verb not in ("list", "watch"):
+            # across namespaces kube routes only list and watch: no DELETE of every namespace's
+            # objects at once
+            if verb == "create":
+                raise errors.method_not_supported(resource.plural, verb, resource.group)
+            if verb == "deletecollection":
+                raise StatusError(405, "MethodNotAllowed", NOT_ALLOWED, {})
+            raise StatusError(404, "NotFound", NOT_FOUND, {})
         plain = not output.table and not output.yaml
         if verb == "get" and plain:
             return _respond_json(start_response, 200, store.get_json(namespace, info.name))

@@ -461,6 +461,20 @@ def test_namespaces_cannot_be_deleted_as_a_collection(server: Kapisup) -> None:
     assert requests.get(f"{server.url}/api/v1/namespaces/default", timeout=10).status_code == 200
 
 
+def test_no_delete_of_every_namespace_objects_at_once(server: Kapisup, ns: str) -> None:
+    assert post(cms(server, ns), {"metadata": {"name": "survivor"}}).status_code == 201
+    refused = requests.delete(f"{server.url}/api/v1/configmaps", timeout=10)
+    status_of(refused, 405, "MethodNotAllowed")
+    status_of(requests.post(f"{server.url}/api/v1/configmaps", timeout=10, json={
+        "metadata": {"name": "x", "namespace": ns}}), 405, "MethodNotAllowed")
+    assert requests.get(f"{cms(server, ns)}/survivor", timeout=10).status_code == 200
+    # within one namespace, deletecollection works
+    emptied = requests.delete(cms(server, ns), timeout=10)
+    assert emptied.status_code == 200
+    assert [i["metadata"]["name"] for i in emptied.json()["items"]] == ["survivor"]
+    assert requests.get(cms(server, ns), timeout=10).json()["items"] == []
+
+
 def test_secret_string_data_and_base64(server: Kapisup, ns: str) -> None:
     url = f"{server.url}/api/v1/namespaces/{ns}/secrets"
     made = post(url, {"metadata": {"name": "s"}, "data": {"a": base64.b64encode(b"1").decode()},
