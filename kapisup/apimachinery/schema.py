@@ -16,6 +16,7 @@ from typing import Any
 
 Schema = dict[str, Any]
 REF_PREFIX = "#/components/schemas/"
+_MEMO_LIMIT = 100_000
 PRIVATE_PREFIX = "x-kapisup-"
 
 
@@ -28,6 +29,9 @@ class SchemaSet:
 
     def __init__(self, schemas: Mapping[str, Schema] | None = None):
         self._schemas: dict[str, Schema] = dict(schemas or {})
+        # id(referring schema) -> (that schema, its resolution): the referrer is kept alive so
+        # its id cannot be reused, and resolving it again returns the same merged dict.
+        self._resolved: dict[int, tuple[Schema, Schema | None]] = {}
 
     def __contains__(self, name: str) -> bool:
         return name in self._schemas
@@ -40,15 +44,33 @@ class SchemaSet:
 
     def add(self, name: str, schema: Schema) -> None:
         self._schemas[name] = schema
+        self._resolved.clear()
 
     def remove(self, name: str) -> None:
         self._schemas.pop(name, None)
+        self._resolved.clear()
 
     def items(self) -> Iterator[tuple[str, Schema]]:
         return iter(self._schemas.items())
 
     def resolve(self, schema: Schema | None) -> Schema | None:
-        """Follow `$ref` and single-`$ref` `allOf`; the referrer's own keys win."""
+        """Follow `$ref` and single-`$ref` `allOf`; the referrer's own keys win.
+
+        Resolutions are remembered: every write walks its object's schema, and merging a
+        referrer's keys over its target anew each time was most of that walk's cost.
+        """
+        if schema is None or ("$ref" not in schema and "allOf" not in schema):
+            return schema
+        hit = self._resolved.get(id(schema))
+        if hit is not None and hit[0] is schema:
+            return hit[1]
+        result = self._resolve(schema)
+        if len(self._resolved) > _MEMO_LIMIT:
+            self._resolved.clear()
+        self._resolved[id(schema)] = (schema, result)
+        return result
+
+    def _resolve(self, schema: Schema | None) -> Schema | None:
         seen = 0
         while schema is not None:
             target = _ref_target(schema)

@@ -47,6 +47,8 @@ from kapisup.storage.interface import (
 )
 
 OBJECT_META = "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
+_METADATA_ONLY = {"type": "object",
+                  "properties": {"metadata": {"$ref": "#/components/schemas/" + OBJECT_META}}}
 CONTINUE_EXPIRED = ("The provided continue parameter is too old to display a consistent list "
                     "result. You can start a new list without the continue parameter.")
 
@@ -334,27 +336,20 @@ class Store:
 
     def _check_types(self, obj: Obj) -> None:
         """Built-in kinds are Go structs in kube: a wrong JSON type cannot even be decoded.
-        Custom resources are only held to that for metadata; their schema answers 422."""
-        from kapisup.apimachinery.structural import validate
+        Custom resources are only held to that for metadata; their schema answers 422.
+        Nulls never count: Go's decoder takes null as "leave unset" (kubectl's own
+        `--dry-run=client -o yaml` prints `creationTimestamp: null`)."""
+        from kapisup.apimachinery.typecheck import decode_errors
 
         if self.resource.custom_schema is not None:
-            meta = obj.get("metadata")
-            target, schema = {"metadata": meta}, {"type": "object", "properties": {
-                "metadata": {"$ref": "#/components/schemas/" + OBJECT_META}}}
-            if meta is None:
-                return
+            bad = decode_errors({"metadata": obj.get("metadata")}, _METADATA_ONLY, self.schemas)
         else:
-            target, schema = obj, self.schema
-        # Go's decoder takes a JSON null as "leave unset" for any field (kubectl's own
-        # `--dry-run=client -o yaml` prints `creationTimestamp: null`), so nulls never count.
-        target = _without_nulls(target)
-        bad = [c for c in validate(target, schema, self.schemas)
-               if c.reason == "FieldValueTypeInvalid"]
+            bad = decode_errors(obj, self.schema, self.schemas)
         if bad:
             kind = self.resource.kind
             raise errors.bad_request(
                 f'{kind} in version "{self.resource.version}" cannot be handled as a {kind}: '
-                + "; ".join(str(c) for c in bad[:5]))
+                + "; ".join(str(c) for c in bad))
 
     def apply_schema_defaults(self, obj: Obj) -> None:
         if self.resource.custom_schema is not None:
@@ -793,15 +788,6 @@ def _canonical(obj: Obj) -> Obj:
         if key not in out:
             out[key] = value
     return out
-
-
-def _without_nulls(value: Any) -> Any:
-    """A copy without null object members, for type checks that mirror Go's decoding."""
-    if isinstance(value, dict):
-        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
-    if isinstance(value, list):
-        return [_without_nulls(item) for item in value]
-    return value
 
 
 def _name_key(obj: Obj) -> str:
