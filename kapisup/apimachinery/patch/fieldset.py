@@ -33,6 +33,22 @@ class Comparison:
     removed: set[Path] = field(default_factory=set)
 
 
+_WALKERS: dict[tuple[int, bool], tuple[SchemaSet, Walker]] = {}
+_CACHE_LIMIT = 50_000
+
+
+def walker_for(schemas: SchemaSet, strict: bool = False) -> Walker:
+    """A long-lived walker per schema set: its child-schema caches pay off across writes."""
+    hit = _WALKERS.get((id(schemas), strict))
+    if hit is None or hit[0] is not schemas:
+        hit = _WALKERS[(id(schemas), strict)] = (schemas, Walker(schemas, strict))
+    walker = hit[1]
+    if len(walker._children) > _CACHE_LIMIT:
+        walker._children.clear()
+        walker._defaults.clear()
+    return walker
+
+
 class Walker:
     """Walks JSON values with their schema; `strict` refuses list items apply cannot key."""
 

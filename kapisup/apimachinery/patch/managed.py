@@ -13,7 +13,15 @@ from typing import Any
 
 from kapisup.apimachinery.errors import Cause, StatusError, bad_request
 from kapisup.apimachinery.patch._values import deep_copy, json_equal
-from kapisup.apimachinery.patch.fieldset import MISSING, Path, Walker, decode, describe, encode
+from kapisup.apimachinery.patch.fieldset import (
+    MISSING,
+    Path,
+    Walker,
+    decode,
+    describe,
+    encode,
+    walker_for,
+)
 from kapisup.apimachinery.schema import Schema, SchemaSet
 
 APPLY = "Apply"
@@ -212,7 +220,7 @@ def record_update(old: dict, new: dict, manager: str, operation: str, schema: Sc
     leave every owner. `old` is {} for a create.
     """
     owners = _owners_for(new, old)
-    walker = Walker(schemas)
+    walker = walker_for(schemas)
     resolved = schemas.resolve(schema)
     me = Owner(manager, operation, api_version, now, subresource)
     _take_changes(owners, me, walker, _without_managed(old) if old else MISSING,
@@ -238,7 +246,7 @@ def apply(live: dict, applied: Any, manager: str, schema: Schema | None, schemas
     if _managed_of(applied) is not None:
         raise bad_request("metadata.managedFields must be nil")
     resolved = schemas.resolve(schema)
-    loose, strict = Walker(schemas), Walker(schemas, strict=True)
+    loose, strict = walker_for(schemas), walker_for(schemas, strict=True)
     current = _without_managed(live)
     owners = decode_managed_fields(_managed_of(live)) or {}
     if current and not owners:
