@@ -7,6 +7,9 @@ from kapisup.registry.resource import Obj, ResourceDef, Strategy
 
 
 class LeaseStrategy(Strategy):
+    #: kube's lease strategy allows create on PUT (leader election may write before reading)
+    allow_create_on_update = True
+
     def validate(self, obj: Obj) -> list[Cause]:
         spec = obj.get("spec") or {}
         causes = []

@@ -351,6 +351,11 @@ def test_leases_leader_election(api: client.ApiClient, namespace: str) -> None:
     assert taken.status == 409
     assert leases.read_namespaced_lease("controller", namespace).spec.holder_identity == "a"
 
+    # a lease may be created by PUT, as kube's lease strategy allows
+    put = leases.replace_namespaced_lease("by-put", namespace, client.V1Lease(
+        metadata=meta("by-put"), spec=client.V1LeaseSpec(holder_identity="c")))
+    assert put.metadata.uid and put.spec.holder_identity == "c"
+
 
 def crd_body(plural: str) -> client.V1CustomResourceDefinition:
     schema = client.V1JSONSchemaProps(type="object", properties={
