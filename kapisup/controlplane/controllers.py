@@ -175,9 +175,14 @@ class NamespaceController:
         self.namespaces = namespaces
         self.log = log
         self.synced_accounts = False
+        #: namespaces last seen Active, kept from the watch (kube's lifecycle admission reads
+        #: an informer the same way): creates check it before reading storage
+        self.active: set[str] = set()
 
     def sync_all(self) -> int:
         listed = self.namespaces.storage.list(self.namespaces.resource.prefix())
+        self.active = {ns["metadata"]["name"] for ns in listed.items
+                       if not ns["metadata"].get("deletionTimestamp")}
         for ns in listed.items:
             if ns["metadata"].get("deletionTimestamp"):
                 self.finalize(ns["metadata"]["name"])
@@ -187,6 +192,11 @@ class NamespaceController:
         return listed.revision
 
     def _event(self, kind: str, obj: dict[str, Any]) -> None:
+        name = obj["metadata"]["name"]
+        if kind == "DELETED" or obj["metadata"].get("deletionTimestamp"):
+            self.active.discard(name)
+        else:
+            self.active.add(name)
         if kind == "DELETED":
             return
         if obj["metadata"].get("deletionTimestamp"):

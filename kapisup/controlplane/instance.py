@@ -85,7 +85,13 @@ class Instance:
         return Store(resource, self.storage, self.schemas, namespace_check=check)
 
     def namespace_check(self, namespace: str) -> None:
-        """Creating in a missing namespace is 404, in a terminating one 403 (kube's rules)."""
+        """Creating in a missing namespace is 404, in a terminating one 403 (kube's rules).
+
+        A namespace the controller's watch last saw Active needs no storage read; any other
+        answer is read live, so a namespace created a moment ago through another worker works.
+        """
+        if namespace in self.namespace_controller.active:
+            return
         try:
             ns = self.namespaces.get("", namespace)
         except StatusError as exc:

@@ -105,6 +105,9 @@ class Store:
         self.schemas = schemas
         self.namespace_check = namespace_check
         self.clock = clock
+        #: encoded watch-event lines by (type, resourceVersion, name): one event reaches
+        #: thousands of watchers of this resource and is encoded once for all of them
+        self.event_lines: dict[Any, bytes] = {}
 
     # --- helpers ---------------------------------------------------------------------------
 

@@ -155,7 +155,7 @@ class SQLiteStorage(Storage):
               make: Callable[[str, int], Any]) -> ListResult:
         low, high = prefix_range(prefix)
         limit = max(0, limit)
-        chunk = limit + 1 if limit and predicate is None else max(limit + 1, 500)
+        chunk = limit + 1 if limit and predicate is None else max(limit + 1, 2000)
         items: list[Object] = []
         last_key = start_after
         more = False
