@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import random
 import re
 from typing import Any
@@ -125,6 +126,25 @@ def _base64_causes(path: str, value: Any) -> list[Cause]:
     return []
 
 
+# Keys kube requires in the data of each well-known secret type.
+_SECRET_TYPE_KEYS = {
+    "kubernetes.io/tls": ("tls.crt", "tls.key"),
+    "kubernetes.io/dockercfg": (".dockercfg",),
+    "kubernetes.io/dockerconfigjson": (".dockerconfigjson",),
+    "kubernetes.io/ssh-auth": ("ssh-privatekey",),
+}
+
+
+def _json_causes(path: str, value: object) -> list[Cause]:
+    if not isinstance(value, str):
+        return []
+    try:
+        json.loads(base64.b64decode(value))
+    except (ValueError, binascii.Error):
+        return [field_invalid(path, "<secret contents redacted>", "invalid JSON")]
+    return []
+
+
 class SecretStrategy(Strategy):
     def defaults(self, obj: Obj) -> None:
         obj.setdefault("type", "Opaque")
@@ -140,11 +160,22 @@ class SecretStrategy(Strategy):
         causes = _check_keys(obj, ("data",))
         for key, value in (obj.get("data") or {}).items():
             causes += _base64_causes(f"data[{key}]", value)
-        if obj.get("type") == "kubernetes.io/service-account-token":
+        kind = obj.get("type")
+        data = obj.get("data") or {}
+        if kind == "kubernetes.io/service-account-token":
             annotations = (obj.get("metadata") or {}).get("annotations") or {}
             if "kubernetes.io/service-account.name" not in annotations:
                 causes.append(field_required(
                     "metadata.annotations[kubernetes.io/service-account.name]"))
+        for key in _SECRET_TYPE_KEYS.get(kind, ()):
+            if key not in data:
+                causes.append(field_required(f"data[{key}]"))
+        if kind == "kubernetes.io/basic-auth" and "username" not in data and \
+                "password" not in data:
+            causes.append(field_required("data[username]",
+                                         "either username or password or both must be provided"))
+        for key in ("dockerconfigjson",) if kind == "kubernetes.io/dockerconfigjson" else ():
+            causes += _json_causes(f"data[.{key}]", data.get(f".{key}"))
         return causes
 
     def validate_update(self, new: Obj, old: Obj) -> list[Cause]:

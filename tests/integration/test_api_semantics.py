@@ -491,6 +491,21 @@ def test_secret_string_data_and_base64(server: Kapisup, ns: str) -> None:
     assert requests.get(f"{url}/bad", timeout=10).status_code == 404
 
 
+def test_well_known_secret_types_need_their_keys(server: Kapisup, ns: str) -> None:
+    url = f"{server.url}/api/v1/namespaces/{ns}/secrets"
+    tls = post(url, {"metadata": {"name": "tls"}, "type": "kubernetes.io/tls",
+                     "stringData": {"tls.crt": "c"}})
+    causes = status_of(tls, 422, "Invalid")["details"]["causes"]
+    assert [c["field"] for c in causes] == ["data[tls.key]"]
+    bad_json = post(url, {"metadata": {"name": "pull"}, "type": "kubernetes.io/dockerconfigjson",
+                          "stringData": {".dockerconfigjson": "{not json"}})
+    assert status_of(bad_json, 422, "Invalid")["details"]["causes"][0]["field"] == \
+        "data[.dockerconfigjson]"
+    basic = post(url, {"metadata": {"name": "basic"}, "type": "kubernetes.io/basic-auth",
+                       "stringData": {"username": "u"}})
+    assert basic.status_code == 201, basic.text
+
+
 # --- Status objects ----------------------------------------------------------------------------
 
 
