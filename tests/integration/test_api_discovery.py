@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 import requests
 
-from tests.integration.server import Kapisup, running, wait_for
+from tests.integration.server import Kapisup, wait_for
 
 AGGREGATED = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
 KUBECTL_DISCOVERY = (f"{AGGREGATED},application/json;g=apidiscovery.k8s.io;v=v2beta1;"
@@ -18,12 +16,6 @@ TABLE = ("application/json;as=Table;v=v1;g=meta.k8s.io,"
          "application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json")
 PATCH_TYPES = {"application/json-patch+json", "application/merge-patch+json",
                "application/strategic-merge-patch+json", "application/apply-patch+yaml"}
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kapisup]:
-    with running(tmp_path_factory.mktemp("discovery"), workers=2, secure=False) as started:
-        yield started
 
 
 def get(server: Kapisup, path: str, accept: str = "application/json") -> requests.Response:

@@ -12,7 +12,6 @@ import base64
 import json
 import re
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,20 +26,6 @@ PROTOBUF = {"Content-Type": "application/vnd.kubernetes.protobuf",
             "Accept": "application/vnd.kubernetes.protobuf,application/json"}
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kapisup]:
-    with running(tmp_path_factory.mktemp("semantics"), workers=2, secure=False) as started:
-        yield started
-
-
-@pytest.fixture
-def ns(server: Kapisup) -> str:
-    name = "sem-" + uuid.uuid4().hex[:8]
-    assert requests.post(f"{server.url}/api/v1/namespaces", json={"metadata": {"name": name}},
-                         timeout=10).status_code == 201
-    return name
 
 
 def cms(server: Kapisup, ns: str) -> str:

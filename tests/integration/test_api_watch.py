@@ -9,29 +9,12 @@ from __future__ import annotations
 import os
 import signal
 import threading
-import uuid
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 import requests
 
 from tests.integration.api_wire import MERGE, RawWatch, names
 from tests.integration.server import Kapisup, alive, running, wait_for
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kapisup]:
-    with running(tmp_path_factory.mktemp("watch"), workers=2, secure=False) as started:
-        yield started
-
-
-@pytest.fixture
-def ns(server: Kapisup) -> str:
-    name = "watch-" + uuid.uuid4().hex[:8]
-    assert requests.post(f"{server.url}/api/v1/namespaces", json={"metadata": {"name": name}},
-                         timeout=10).status_code == 201
-    return name
 
 
 def path(ns: str, query: str = "") -> str:

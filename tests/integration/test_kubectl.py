@@ -11,7 +11,6 @@ import base64
 import json
 import re
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -26,24 +25,13 @@ from tests.integration.kubectl import (
     namespace_for,
     table,
 )
-from tests.integration.server import Kapisup, running, wait_for
+from tests.integration.server import Kapisup, wait_for
 
 pytestmark = pytest.mark.skipif(shutil.which("kubectl") is None, reason="no kubectl on PATH")
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kapisup]:
-    with running(tmp_path_factory.mktemp("kapisup"), workers=2, secure=False) as kapisup:
-        yield kapisup
-
-
-@pytest.fixture(scope="module")
 def kubectl(server: Kapisup, tmp_path_factory: pytest.TempPathFactory) -> Kubectl:
     return Kubectl(server.url, tmp_path_factory.mktemp("kubectl"))
-
-
-@pytest.fixture
-def ns(server: Kapisup, request: pytest.FixtureRequest) -> str:
-    return make_namespace(server, namespace_for(request))
 
 
 # ---- version and discovery -------------------------------------------------------------------

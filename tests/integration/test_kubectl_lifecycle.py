@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 import shutil
-from collections.abc import Iterator
 
 import pytest
 import requests
@@ -19,12 +18,10 @@ from tests.integration.kubectl import (
     api_post,
     fixture,
     make_configmap,
-    make_namespace,
-    namespace_for,
     table,
     wait_output,
 )
-from tests.integration.server import Kapisup, running, wait_for
+from tests.integration.server import Kapisup, wait_for
 
 pytestmark = pytest.mark.skipif(shutil.which("kubectl") is None, reason="no kubectl on PATH")
 
@@ -33,19 +30,8 @@ WIDGETS = "/apis/kubectl-test.example.com/v1/namespaces/{ns}/widgets"
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kapisup]:
-    with running(tmp_path_factory.mktemp("kapisup"), workers=2, secure=False) as kapisup:
-        yield kapisup
-
-
-@pytest.fixture(scope="module")
 def kubectl(server: Kapisup, tmp_path_factory: pytest.TempPathFactory) -> Kubectl:
     return Kubectl(server.url, tmp_path_factory.mktemp("kubectl"))
-
-
-@pytest.fixture
-def ns(server: Kapisup, request: pytest.FixtureRequest) -> str:
-    return make_namespace(server, namespace_for(request))
 
 
 def api_delete(server: Kapisup, path: str) -> None:

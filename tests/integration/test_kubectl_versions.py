@@ -9,7 +9,7 @@ looked for where `dpkg-deb -x` unpacks it (see tests/integration/kubectl.py).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 
@@ -21,7 +21,7 @@ from tests.integration.kubectl import (
     table,
     versioned_kubectl,
 )
-from tests.integration.server import Kapisup, running
+from tests.integration.server import Kapisup
 
 CLIENTS = {
     "1.27": versioned_kubectl(27),
@@ -40,12 +40,6 @@ def client_params() -> list[pytest.ParameterSet]:
     return [pytest.param(name, id=name, marks=pytest.mark.skipif(
         binary is None, reason=f"kubectl {name} binary not found")) for name, binary in
         CLIENTS.items()]
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kapisup]:
-    with running(tmp_path_factory.mktemp("kapisup"), workers=2, secure=False) as kapisup:
-        yield kapisup
 
 
 KubectlFactory = Callable[[str], Kubectl]

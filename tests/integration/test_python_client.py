@@ -24,12 +24,6 @@ from tests.integration.server import Kapisup, running, wait_for
 CRD_GROUP = "stable.example.com"
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kapisup]:
-    with running(tmp_path_factory.mktemp("pyclient"), workers=2, secure=False) as started:
-        yield started
-
-
 def api_client(server: Kapisup) -> client.ApiClient:
     config = client.Configuration()
     config.host = server.url
