@@ -9,6 +9,9 @@ COPY conf ./conf
 RUN pip install . && mkdir -p /var/lib/kapisup && chown kapisup /var/lib/kapisup
 
 USER kapisup
+# The SQLite database (kapisup.db, its -wal and -shm files) and the certificates live here:
+# keep it on a volume, and give every worker of one master the same one.
+VOLUME /var/lib/kapisup
 ENV KAPISUP_DATA_DIR=/var/lib/kapisup \
     KAPISUP_INSECURE_BIND_ADDRESS=127.0.0.1
 EXPOSE 6443
