@@ -73,6 +73,33 @@ def test_api_resources_lists_every_served_type(kubectl: Kubectl) -> None:
 # ---- create ----------------------------------------------------------------------------------
 
 
+def test_run_service_and_serviceaccount_generators_send_protobuf_that_decodes(
+        server: Kapisup, kubectl: Kubectl, ns: str) -> None:
+    # kubectl 1.32 POSTs these as protobuf Pod, Service and ServiceAccount bodies.
+    out = kubectl.ok("run", "web", "-n", ns, "--image=nginx:1.25", "--labels=app=web",
+                     "--env=A=b", "--port=80", "--restart=Never")
+    assert out.strip() == "pod/web created"
+    pod = api_get(server, f"/api/v1/namespaces/{ns}/pods/web")
+    assert pod is not None
+    container = pod["spec"]["containers"][0]
+    assert (container["name"], container["image"]) == ("web", "nginx:1.25")
+    assert container["env"] == [{"name": "A", "value": "b"}]
+    assert container["ports"] == [{"containerPort": 80, "protocol": "TCP"}]
+    assert pod["spec"]["restartPolicy"] == "Never"
+    assert pod["metadata"]["labels"] == {"app": "web"}
+    assert pod["status"]["phase"] == "Pending"
+
+    kubectl.ok("create", "service", "clusterip", "web", "-n", ns, "--tcp=80:8080")
+    service = api_get(server, f"/api/v1/namespaces/{ns}/services/web")
+    assert service is not None
+    assert service["spec"]["ports"][0]["port"] == 80
+    assert service["spec"]["ports"][0]["targetPort"] == 8080
+    assert service["spec"]["clusterIP"]
+
+    kubectl.ok("create", "serviceaccount", "robot", "-n", ns)
+    assert api_get(server, f"/api/v1/namespaces/{ns}/serviceaccounts/robot") is not None
+
+
 def test_create_generators(server: Kapisup, kubectl: Kubectl,
                            request: pytest.FixtureRequest) -> None:
     # These three POST protobuf bodies from kubectl 1.32.
