@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_to_bytes
 
 import gevent
+import gevent.event
 import httptools
 from greenlet import GreenletExit
 
@@ -168,6 +169,9 @@ class Connection:
         env["REMOTE_ADDR"] = host
         env["REMOTE_PORT"] = port
         env["kapisup.connection_id"] = conn_id
+        # set once the client hangs up while a response streams (see _watch_hangup)
+        self._hangup = gevent.event.Event()
+        env["kapisup.hangup"] = self._hangup
         self._env = env
 
     # ---- lifecycle ---------------------------------------------------------------------
@@ -721,24 +725,54 @@ class Connection:
         elif data and self._mode != _NONE:
             self._sendall(self._frame(data))
 
+    def _watch_hangup(self) -> None:
+        """While a body streams, notice the client closing its end, as Go's request context
+        does: the app sees `kapisup.hangup` set (a watch ends at once instead of holding its
+        socket until its next event fails to send). Bytes from the client instead mean a
+        pipelined request; they are only peeked at, and left for the connection."""
+        sock = self._sock
+        if sock is None:
+            return
+        watcher = self._hub.loop.io(sock.fileno(), 1)
+        try:
+            while True:
+                self._hub.wait(watcher)
+                try:
+                    peeked = sock.recv(1, _socket.MSG_PEEK)
+                except BlockingIOError:
+                    continue
+                except OSError:
+                    peeked = b""
+                if not peeked:
+                    self._hangup.set()
+                return
+        finally:
+            watcher.close()
+
     def _send_stream(self, req: Request, result: Any) -> bool:
         """Iterate the app's body, sending every chunk as soon as it is produced.
 
         An empty chunk before the head is sent flushes the head: streaming apps (watches)
         yield b"" first so the client sees the status before the first event.
         """
-        for chunk in result:
-            if not self._sent:
-                if not chunk and self._rstatus is None:
-                    continue
-                head = self._head(req, None)
-                self._sent = True
-                if self._mode == _NONE:
-                    self._sendall(head)
-                    return self._keep  # HEAD/204/304: nothing more to send
-                self._sendall(head + self._frame(chunk) if chunk else head)
-            elif chunk:
-                self._sendall(self._frame(chunk))
+        monitor = None
+        try:
+            for chunk in result:
+                if not self._sent:
+                    if not chunk and self._rstatus is None:
+                        continue
+                    head = self._head(req, None)
+                    self._sent = True
+                    if self._mode == _NONE:
+                        self._sendall(head)
+                        return self._keep  # HEAD/204/304: nothing more to send
+                    self._sendall(head + self._frame(chunk) if chunk else head)
+                    monitor = gevent.spawn(self._watch_hangup)
+                elif chunk:
+                    self._sendall(self._frame(chunk))
+        finally:
+            if monitor is not None:
+                monitor.kill()
         if not self._sent:
             head = self._head(req, 0)
             self._sent = True

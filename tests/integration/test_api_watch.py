@@ -112,6 +112,19 @@ def test_watch_errors(server: Kapisup, ns: str) -> None:
         assert w.status == 400
 
 
+def test_a_watch_ends_on_the_server_when_its_client_hangs_up(server: Kapisup, ns: str) -> None:
+    """No write follows the hang-up: the server must notice the closed socket by itself (the
+    request's access line is written only when the server has ended it)."""
+    watched = path(ns, "watch=true")
+    mark = server.mark()
+    watches = [RawWatch(server.insecure_port, watched) for _ in range(5)]
+    assert all(watch.status == 200 for watch in watches)
+    for watch in watches:
+        watch.sock.close()
+    wait_for(lambda: len(server.access(watched, after=mark)) == 5,
+             what="every abandoned watch ended by the server")
+
+
 def test_watch_ends_cleanly_when_the_server_drains(tmp_path: Any) -> None:
     with running(tmp_path, workers=2, secure=False) as drained:
         watches = [RawWatch(drained.insecure_port, path("default", "watch=true"))
