@@ -9,13 +9,12 @@ from the resource's `Strategy`.
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import copy
 import json
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,7 +32,15 @@ from kapisup.apimachinery.validation import (
     validate_object_meta,
     validate_object_meta_update,
 )
+from kapisup.registry.pagination import (
+    CONTINUE_EXPIRED,
+    decode_continue,
+    encode_continue,
+    parse_resource_version,
+    too_large,
+)
 from kapisup.registry.resource import Obj, ResourceDef
+from kapisup.registry.watch import WatchStream
 from kapisup.storage.interface import (
     CompactedError,
     ConflictError,
@@ -49,8 +56,6 @@ from kapisup.storage.interface import (
 OBJECT_META = "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
 _METADATA_ONLY = {"type": "object",
                   "properties": {"metadata": {"$ref": "#/components/schemas/" + OBJECT_META}}}
-CONTINUE_EXPIRED = ("The provided continue parameter is too old to display a consistent list "
-                    "result. You can start a new list without the continue parameter.")
 
 
 def now_rfc3339(clock: Callable[[], float] = time.time) -> str:
@@ -237,7 +242,7 @@ class Store:
             if opts.resource_version_match == "Exact":
                 revision = wanted
             elif wanted > self.storage.current_revision():
-                raise _too_large(wanted, self.storage.current_revision())
+                raise too_large(wanted, self.storage.current_revision())
         limit = max(opts.limit, 0)
         try:
             if raw:
@@ -252,7 +257,7 @@ class Store:
             raise errors.expired(
                 f"too old resource version: {opts.resource_version}") from None
         except TooLargeRevisionError as exc:
-            raise _too_large(exc.requested, exc.current) from None
+            raise too_large(exc.requested, exc.current) from None
         except UnavailableError as exc:
             raise self._unavailable(exc) from None
         meta: dict[str, Any] = {"resourceVersion": str(result.revision)}
@@ -698,81 +703,6 @@ class Store:
         return WatchStream(self, watcher, predicate, initial, start)
 
 
-class WatchStream:
-    """One client's watch: initial ADDED events, then storage events filtered by selectors.
-
-    With a selector, an object that stops matching is sent as DELETED and one that starts
-    matching as ADDED, as kube's watch cache does.
-    """
-
-    def __init__(self, store: Store, watcher: Any, predicate: Callable[[Obj], bool] | None,
-                 initial: list[Obj], revision: int, error: StatusError | None = None):
-        self.store = store
-        self.watcher = watcher
-        self.predicate = predicate
-        self.initial = initial
-        self.start_revision = revision
-        self.error = error
-        self.matched: set[str] = set()
-        if predicate is not None:
-            self.matched = {_name_key(o) for o in initial}
-
-    @classmethod
-    def failed(cls, store: Store, error: StatusError) -> WatchStream:
-        return cls(store, None, None, [], 0, error)
-
-    @property
-    def revision(self) -> int:
-        if self.watcher is None:
-            return self.start_revision
-        return max(self.start_revision, getattr(self.watcher, "revision", 0))
-
-    def initial_events(self) -> Iterator[tuple[str, Obj]]:
-        for obj in self.initial:
-            yield "ADDED", self.store._with_type(obj)
-        self.initial = []
-
-    def next(self, timeout: float | None) -> tuple[str, Obj] | None:
-        """The next event to send, None on timeout; raises WatchClosed when storage ended it."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
-            event = self.watcher.next(remaining)
-            if event is None:
-                return None
-            obj = event.object
-            if self.predicate is None:
-                return event.type, obj
-            key = _name_key(obj)
-            now = self.predicate(obj) if event.type != "DELETED" else False
-            if event.type == "DELETED":
-                if key in self.matched or self.predicate(obj):
-                    self.matched.discard(key)
-                    return "DELETED", obj
-            elif now:
-                kind = "MODIFIED" if key in self.matched else "ADDED"
-                if event.type == "ADDED":
-                    kind = "ADDED"
-                self.matched.add(key)
-                return kind, obj
-            elif key in self.matched:
-                self.matched.discard(key)
-                return "DELETED", obj
-            if deadline is not None and time.monotonic() >= deadline:
-                return None
-
-    def stop(self) -> None:
-        if self.watcher is not None:
-            self.watcher.stop()
-
-
-def _too_large(wanted: int, current: int) -> StatusError:
-    return StatusError(504, "Timeout", f"Too large resource version: {wanted}, current: {current}",
-                       {"causes": [{"reason": "ResourceVersionTooLarge",
-                                    "message": "Too large resource version"}],
-                        "retryAfterSeconds": 1})
-
-
 def _dumps(obj: Any) -> bytes:
     return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
 
@@ -791,11 +721,6 @@ def _canonical(obj: Obj) -> Obj:
         if key not in out:
             out[key] = value
     return out
-
-
-def _name_key(obj: Obj) -> str:
-    meta = obj.get("metadata") or {}
-    return f"{meta.get('namespace', '')}/{meta.get('name', '')}"
 
 
 def _same(a: Obj, b: Obj) -> bool:
@@ -833,40 +758,6 @@ def _check_preconditions(obj: Obj, pre: Preconditions | None,
         raise conflict(name, "Precondition failed: ResourceVersion in precondition: "
                              f"{pre.resource_version}, ResourceVersion in object meta: "
                              f"{meta.get('resourceVersion', '')}")
-
-
-def parse_resource_version(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise errors.bad_request(f'resourceVersion: Invalid value: "{text}": must be an integer')
-    return value
-
-
-def encode_continue(revision: int, last_key: str, prefix: str) -> str:
-    start = last_key[len(prefix):] if last_key.startswith(prefix) else last_key
-    raw = json.dumps({"v": "meta.k8s.io/v1", "rv": revision, "start": start + "\x00"},
-                     separators=(",", ":"))
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-
-def decode_continue(token: str, prefix: str) -> tuple[int, str]:
-    try:
-        padded = token + "=" * (-len(token) % 4)
-        data = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        revision = int(data["rv"])
-        start = str(data["start"])
-        if data.get("v") != "meta.k8s.io/v1" or not start.endswith("\x00") or revision <= 0:
-            raise ValueError(token)
-    except (ValueError, KeyError, TypeError, json.JSONDecodeError):
-        raise errors.bad_request("continue key is not valid: the continue token could not be "
-                                 "decoded") from None
-    start = start[:-1]
-    if "/" in start.strip("/") and start.startswith(".."):
-        raise errors.bad_request("continue key is not valid: the continue token is not valid")
-    return revision, prefix + start
 
 
 __all__ = ["ListOptions", "Store", "WatchClosed", "WatchStream", "WriteOptions", "WriteResult"]
