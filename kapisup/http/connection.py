@@ -463,9 +463,12 @@ class Connection:
             if self._broken or self._eof:
                 return
             if self._cur is None:
-                if server._draining:
+                # A drain closes keep-alive connections between requests, but a connection
+                # accepted just before it still gets its first request served (Go's Shutdown
+                # waits on new connections too): closing it would fail a request nobody refused.
+                if server._draining and not first:
                     return
-                self.idle = True
+                self.idle = not first
                 try:
                     if first:
                         data = self._recv(monotonic() + self._header_timeout)

@@ -845,6 +845,25 @@ def test_drain_finishes_in_flight_request_and_closes_idle(serve):
         idle.close()
 
 
+def test_drain_serves_the_first_request_of_a_connection_accepted_before_it(serve):
+    def app(environ, start_response):
+        start_response("200 OK", [("Content-Length", "2")])
+        return [b"ok"]
+
+    srv = serve(app)
+    fresh = connect(srv.port)
+    try:
+        srv.wait_for(lambda: srv.server.connection_count == 1, "the connection to be accepted")
+        drained = srv.call_async(lambda: srv.server.drain(20))
+        srv.wait_for(lambda: srv.server.draining, "draining to start")
+        resp = request(fresh, fresh.makefile("rb"), get("/late"))
+        assert (resp.status, resp.body) == (200, b"ok")
+        ok, clean = drained.get(timeout=20)
+        assert ok and clean is True
+    finally:
+        fresh.close()
+
+
 def test_drain_signals_long_running_handlers(serve):
     def app(environ, start_response):
         start_response("200 OK", [])
