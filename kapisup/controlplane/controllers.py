@@ -7,6 +7,7 @@ terminating namespace; the steps are idempotent, so racing workers only repeat h
 from __future__ import annotations
 
 import contextlib
+import random
 import time
 from collections.abc import Callable
 from typing import Any
@@ -21,6 +22,7 @@ from kapisup.registry.store import Store, WriteOptions, now_rfc3339
 from kapisup.storage.interface import (
     ConflictError,
     KeyNotFoundError,
+    Preconditions,
     StorageError,
     WatchClosed,
 )
@@ -296,3 +298,53 @@ def follow(store: Store, sync_all: Callable[[], int],
             time.sleep(1.0)
 
 
+
+
+class EventTTLController:
+    """Deletes Events their TTL after their last change, as kube's etcd lease on each does.
+
+    Every worker sweeps; a delete carries the resourceVersion it judged, so an event written
+    again meanwhile is kept, and racing workers only repeat harmless work.
+    """
+
+    def __init__(self, events: Store, ttl: float, log: Any, clock: Callable[[], float] = time.time):
+        self.events = events
+        self.ttl = ttl
+        self.log = log
+        self.clock = clock
+
+    def sweep(self) -> int:
+        storage = self.events.storage
+        cutoff = self.clock() - self.ttl
+        expired = 0
+        for event in storage.list(self.events.resource.prefix()).items:
+            if _last_change(event) > cutoff:
+                continue
+            meta = event["metadata"]
+            key = self.events.resource.key(meta.get("namespace", ""), meta["name"])
+            with contextlib.suppress(KeyNotFoundError, ConflictError):
+                storage.delete(key, preconditions=Preconditions(
+                    resource_version=meta.get("resourceVersion")))
+                expired += 1
+        return expired
+
+    def run(self) -> None:
+        interval = max(1.0, min(60.0, self.ttl / 10))
+        while True:
+            time.sleep(interval * (0.5 + random.random()))
+            try:
+                expired = self.sweep()
+                if expired:
+                    self.log.info("events expired", count=expired)
+            except Exception as exc:  # a controller must outlive any one failure
+                self.log.warning("event ttl sweep failed", error=repr(exc))
+
+
+def _last_change(event: dict[str, Any]) -> float:
+    """The newest of the timestamps an Event carries, in seconds (0 when none parses)."""
+    from kapisup.apimachinery.duration import parse_timestamp
+
+    series = event.get("series") or {}
+    stamps = (event.get("metadata", {}).get("creationTimestamp"), event.get("lastTimestamp"),
+              event.get("eventTime"), series.get("lastObservedTime"))
+    return max((parse_timestamp(s) or 0.0 for s in stamps if isinstance(s, str)), default=0.0)

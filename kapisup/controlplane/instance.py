@@ -12,7 +12,12 @@ from typing import Any
 
 from kapisup.apimachinery.errors import StatusError
 from kapisup.apimachinery.schema import SchemaSet
-from kapisup.controlplane.controllers import CRDController, NamespaceController, ensure_namespaces
+from kapisup.controlplane.controllers import (
+    CRDController,
+    EventTTLController,
+    NamespaceController,
+    ensure_namespaces,
+)
 from kapisup.controlplane.installer import APIInstaller
 from kapisup.endpoints.discovery import Discovery
 from kapisup.endpoints.openapi import OpenAPIService
@@ -64,6 +69,9 @@ class Instance:
         assert crds is not None
         self.crd_controller = CRDController(self.catalog, crds, self.make_store, self.log)
         self.namespace_controller = NamespaceController(self.catalog, namespaces, self.log)
+        events = self.catalog.store("", "v1", "events")
+        assert events is not None
+        self.event_ttl = EventTTLController(events, float(options.event_ttl), self.log)
         self.catalog.on_miss = self.crd_controller.on_miss
 
         def component_for(api_version: str, kind: str) -> str | None:
@@ -131,6 +139,7 @@ class Instance:
 
         gevent.spawn(self.crd_controller.run)
         gevent.spawn(self.namespace_controller.run)
+        gevent.spawn(self.event_ttl.run)
 
 
 def install(server: Any) -> None:

@@ -159,6 +159,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("storage-sync", STRING, "NORMAL",
             "SQLite synchronous level: NORMAL survives any process crash; FULL also an OS "
             "crash or power loss, at a quarter of the write rate.", STORAGE, _sync_level),
+    Setting("event-ttl", DURATION, 3600.0,
+            "How long a core/v1 Event is kept after its last change (kube-apiserver's flag).",
+            STORAGE, _at_least(1.0)),
     Setting("storage-history", DURATION, 300.0,
             "How long the change history is kept for watches and paginated lists that start "
             "in the past; older starting points get 410 Expired.", STORAGE, _at_least(1.0)),

@@ -540,3 +540,18 @@ def test_status_shapes(server: Kapisup, ns: str) -> None:
                            "status": "Success",
                            "details": {"name": "dup", "kind": "configmaps",
                                        "uid": made["metadata"]["uid"]}}
+
+
+def test_events_expire_after_the_event_ttl(tmp_path: Path) -> None:
+    with running(tmp_path, "--event-ttl", "2s", workers=1, secure=False) as short:
+        url = f"{short.url}/api/v1/namespaces/default/events"
+        made = post(url, {"metadata": {"name": "e1"}, "reason": "Test", "message": "m",
+                          "involvedObject": {"kind": "ConfigMap", "name": "x",
+                                             "namespace": "default"}})
+        assert made.status_code == 201, made.text
+        kept = post(f"{short.url}/api/v1/namespaces/default/configmaps",
+                    {"metadata": {"name": "not-an-event"}})
+        assert kept.status_code == 201
+        assert wait_status(f"{url}/e1", 404).status_code == 404
+        assert requests.get(f"{short.url}/api/v1/namespaces/default/configmaps/not-an-event",
+                            timeout=10).status_code == 200
