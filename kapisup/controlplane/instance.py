@@ -21,6 +21,7 @@ from kapisup.controlplane.controllers import (
 from kapisup.controlplane.installer import APIInstaller
 from kapisup.endpoints.discovery import Discovery
 from kapisup.endpoints.openapi import OpenAPIService
+from kapisup.endpoints.openapiv2 import OpenAPIV2Service
 from kapisup.endpoints.rest import ResourceHandler
 from kapisup.observability.logging import get_logger
 from kapisup.registry.apiextensions_v1 import crd_resources
@@ -85,6 +86,7 @@ class Instance:
                                        min_request_timeout=float(options.min_request_timeout))
         self.discovery = Discovery(self.catalog)
         self.openapi = OpenAPIService(self.catalog)
+        self.openapi_v2 = OpenAPIV2Service(self.catalog)
         self.installer = APIInstaller(server.container, self.catalog, self.handler,
                                       self.discovery)
 
@@ -121,6 +123,7 @@ class Instance:
         self.catalog.notify()
         self.installer.install_roots()
         self.catalog.subscribe(self.installer.sync)
+        server.container.non_swagger_routes.handle("/openapi/v2", self.openapi_v2.handle)
         server.container.non_swagger_routes.handle("/openapi/v3", self.openapi.handle)
         server.container.unlisted_routes.handle_prefix("/openapi/v3/", self.openapi.handle)
         server.add_healthz_check(HealthCheck("etcd", self._storage_check))
