@@ -328,6 +328,10 @@ SCHEMAS: dict[str, Schema] = {
     META + "Preconditions": PRECONDITIONS,
     META + "DeleteOptions": DELETE_OPTIONS,
     META + "WatchEvent": WATCH_EVENT,
+    # What PATCH bodies are in OpenAPI: any of the four patch media types' documents.
+    META + "Patch": {"type": "object",
+                     "description": "A JSON patch, merge patch, strategic merge patch or apply "
+                                    "configuration, by the request's Content-Type."},
     META + "GroupVersionForDiscovery": GROUP_VERSION_FOR_DISCOVERY,
     META + "ServerAddressByClientCIDR": SERVER_ADDRESS_BY_CLIENT_CIDR,
     META + "APIResource": API_RESOURCE,

@@ -123,7 +123,12 @@ def test_openapi_v3(server: Kapisup) -> None:
     # the hash changes only with the content: asking with a stale hash still answers
     assert requests.get(server.url + "/openapi/v3/api/v1?hash=stale", timeout=10).ok
     assert requests.get(server.url + "/openapi/v3/apis/nope/v1", timeout=10).status_code == 404
-    assert requests.get(server.url + "/openapi/v2", timeout=10).status_code == 404
+    # v2 is protobuf only (kubectl up to 1.28 reads it); JSON would break kubectl's parser
+    v2 = requests.get(server.url + "/openapi/v2", timeout=10)
+    assert v2.status_code == 200
+    assert v2.headers["Content-Type"].startswith("application/com.github.proto-openapi.spec.v2")
+    assert requests.get(server.url + "/openapi/v2", timeout=10,
+                        headers={"Accept": "application/json"}).status_code == 406
 
 
 def test_crd_appears_in_discovery_and_openapi(server: Kapisup) -> None:
