@@ -12,7 +12,6 @@ from __future__ import annotations
 import gzip
 import struct
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -34,13 +33,14 @@ from kapisup.registry.catalog import Catalog
 from kapisup.registry.coordination_v1 import coordination_resources
 from kapisup.registry.core_v1 import core_resources
 from kapisup.registry.store import Store
-from kapisup.storage.sqlite import SQLiteStorage
 from kapisup.types import builtin_schemas
 from tests.unit.wsgi_util import call
 
 Fields = dict[int, list[Any]]
 META = "io.k8s.apimachinery.pkg.apis.meta.v1."
 CONFIGMAP_ITEM = "/api/v1/namespaces/{namespace}/configmaps/{name}"
+
+NO_STORAGE: Any = None  # OpenAPI is built from the catalog alone
 
 
 # ---- a test-side protobuf reader -------------------------------------------------------------
@@ -312,16 +312,13 @@ def test_v2_schema_drops_what_kubectl_cannot_parse() -> None:
 
 
 @pytest.fixture
-def catalog(tmp_path: Path) -> Iterator[Catalog]:
-    storage = SQLiteStorage(str(tmp_path / "kapisup.db"), compact_interval=None)
+def catalog() -> Catalog:
+    """The served resources; the document never reads storage, so the stores have none."""
     schemas = SchemaSet(builtin_schemas())
     made = Catalog(schemas)
     for resource in BUILTINS:
-        made.add(Store(resource, storage, schemas), notify=False)
-    try:
-        yield made
-    finally:
-        storage.close()
+        made.add(Store(resource, NO_STORAGE, schemas), notify=False)
+    return made
 
 
 def get(service: OpenAPIV2Service, **headers: str) -> Any:
@@ -354,16 +351,12 @@ def test_json_only_clients_get_406_never_json(catalog: Catalog) -> None:
     assert not wants_protobuf(f"{PROTOBUF_V2};q=0, application/json")
 
 
-def test_a_new_crd_changes_the_document_and_its_etag(catalog: Catalog, tmp_path: Path) -> None:
+def test_a_new_crd_changes_the_document_and_its_etag(catalog: Catalog) -> None:
     service = OpenAPIV2Service(catalog)
     before = get(service, Accept=PROTOBUF_V2)
     assert "com.example.unit.v1.Widget" not in definitions_of(fields(before.body))
-    storage = SQLiteStorage(str(tmp_path / "crd.db"), compact_interval=None)
-    try:
-        for resource in custom_resources(WIDGETS_CRD):
-            catalog.add(Store(resource, storage, catalog.schemas))
-        after = get(service, Accept=PROTOBUF_V2, **{"If-None-Match": before.header("Etag")})
-    finally:
-        storage.close()
+    for resource in custom_resources(WIDGETS_CRD):
+        catalog.add(Store(resource, NO_STORAGE, catalog.schemas))
+    after = get(service, Accept=PROTOBUF_V2, **{"If-None-Match": before.header("Etag")})
     assert after.code == 200 and after.header("Etag") != before.header("Etag")
     assert "com.example.unit.v1.Widget" in definitions_of(fields(after.body))
