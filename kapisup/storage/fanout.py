@@ -19,6 +19,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from gevent import get_hub, getcurrent
 from gevent.event import Event as Signal
 
 from kapisup.storage.interface import CompactedError, Event, Object, WatchClosed, Watcher
@@ -63,6 +64,9 @@ class Fanout:
         self._ring: list[FeedEntry] = []
         self._ring_floor = position  # the ring holds every change in (floor, position]
         self._index: dict[str, dict[_FanoutWatcher, None]] = {}
+        # one wake-up per prefix and delivery, shared by that prefix's waiting watchers: one
+        # hub callback wakes them all, instead of one callback per watcher per change
+        self._ticks: dict[str, Signal] = {}
         self._length_counts: Counter[int] = Counter()
         self._lengths: list[int] = []
         self.closed = False
@@ -103,10 +107,14 @@ class Fanout:
         for length in self._lengths:
             if length > size:
                 break
-            watchers = self._index.get(key[:length])
+            prefix = key[:length]
+            watchers = self._index.get(prefix)
             if watchers:
                 for watcher in tuple(watchers):
                     watcher._push(entry)
+                tick = self._ticks.pop(prefix, None)
+                if tick is not None:
+                    tick.set()
 
     def _close_all(self, reason: str) -> None:
         for watchers in list(self._index.values()):
@@ -142,17 +150,28 @@ class Fanout:
             bisect.insort(self._lengths, size)
         return watcher
 
+    def _tick(self, prefix: str) -> Signal:
+        tick = self._ticks.get(prefix)
+        if tick is None:
+            tick = self._ticks[prefix] = Signal()
+        return tick
+
     def _remove(self, watcher: _FanoutWatcher) -> None:
         watchers = self._index.get(watcher.prefix)
         if watchers is None or watchers.pop(watcher, 0) == 0:
             return
         if not watchers:
             del self._index[watcher.prefix]
+            self._ticks.pop(watcher.prefix, None)
         size = len(watcher.prefix)
         self._length_counts[size] -= 1
         if self._length_counts[size] == 0:
             del self._length_counts[size]
             self._lengths.remove(size)
+
+
+class _Interrupt(Exception):
+    """Thrown into one parked watcher (stopped or closed), leaving its siblings asleep."""
 
 
 def _revision_of(entry: FeedEntry) -> int:
@@ -171,7 +190,7 @@ class _FanoutWatcher(Watcher):
         self._db_cursor = 0
         self._db_end = 0
         self._queue: deque[FeedEntry] = deque()
-        self._signal = Signal()
+        self._waiting: Any = None  # the greenlet parked in next(), if any
         self._closed: str | None = None
         self._closed_at = 0
         self._stopped = False
@@ -204,8 +223,15 @@ class _FanoutWatcher(Watcher):
             wait = None if deadline is None else deadline - time.monotonic()
             if wait is not None and wait <= 0:
                 return None
-            self._signal.clear()
-            if not self._signal.wait(wait):
+            tick = self._fanout._tick(self.prefix)
+            self._waiting = getcurrent()
+            try:
+                woke = tick.wait(wait)
+            except _Interrupt:
+                woke = True
+            finally:
+                self._waiting = None
+            if not woke:
                 return None
 
     def stop(self) -> None:
@@ -214,7 +240,16 @@ class _FanoutWatcher(Watcher):
             self._fanout._remove(self)
             self._replay.clear()
             self._queue.clear()
-            self._signal.set()
+            self._interrupt()
+
+    def _interrupt(self) -> None:
+        parked = self._waiting
+        if parked is not None and parked is not getcurrent():
+            get_hub().loop.run_callback(self._throw_into, parked)
+
+    def _throw_into(self, parked: Any) -> None:
+        if self._waiting is parked:
+            parked.throw(_Interrupt)
 
     def _take(self) -> FeedEntry | None:
         if not self._replay and self._db_cursor < self._db_end:
@@ -244,12 +279,11 @@ class _FanoutWatcher(Watcher):
             self._close(f"watcher fell more than {self._limit} events behind",
                         entry.revision - 1)
             return
-        self._queue.append(entry)
-        self._signal.set()
+        self._queue.append(entry)  # Fanout._deliver wakes the prefix's waiters once
 
     def _close(self, reason: str, consistent_up_to: int) -> None:
         if self._closed is None:
             self._closed = reason
             self._closed_at = consistent_up_to
             self._fanout._remove(self)
-            self._signal.set()
+            self._interrupt()
