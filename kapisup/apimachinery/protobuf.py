@@ -31,7 +31,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from kapisup.apimachinery.errors import StatusError, bad_request
-from kapisup.apimachinery.schema import REF_PREFIX, Schema, SchemaSet
+from kapisup.apimachinery.schema import Schema, SchemaSet, ref_target
 
 MAGIC = b"k8s\x00"
 PROTO = "x-kapisup-proto"
@@ -131,17 +131,6 @@ def _text(buf: bytes, span: tuple[int, int], what: str) -> str:
         return buf[span[0]:span[1]].decode("utf-8")
     except UnicodeDecodeError:
         raise _Malformed(f"{what} is not valid UTF-8") from None
-
-
-def _ref_name(schema: Schema) -> str | None:
-    target = schema.get("$ref")
-    if target is None:
-        all_of = schema.get("allOf")
-        if isinstance(all_of, list) and len(all_of) == 1 and isinstance(all_of[0], dict):
-            target = all_of[0].get("$ref")
-    if not isinstance(target, str):
-        return None
-    return target[len(REF_PREFIX):] if target.startswith(REF_PREFIX) else target
 
 
 class _Decoder:
@@ -296,7 +285,7 @@ class _Decoder:
         """How a value of this schema is carried on the wire."""
         kind = schema.get(PROTO_KIND)
         if kind == "time":
-            return "micro-time" if (_ref_name(raw) or "").endswith(".MicroTime") else "time"
+            return "micro-time" if (ref_target(raw) or "").endswith(".MicroTime") else "time"
         if kind in ("micro-time", "int-or-string", "quantity", "raw", "string-list"):
             return kind
         if kind == "bytes" or schema.get("format") == "byte":

@@ -73,7 +73,7 @@ class SchemaSet:
     def _resolve(self, schema: Schema | None) -> Schema | None:
         seen = 0
         while schema is not None:
-            target = _ref_target(schema)
+            target = ref_target(schema)
             if target is None:
                 return schema
             base = self._schemas.get(target)
@@ -105,13 +105,14 @@ class SchemaSet:
         return self.resolve(extra) if isinstance(extra, dict) else None
 
 
-def _ref_target(schema: Schema) -> str | None:
+def ref_target(schema: Schema) -> str | None:
+    """The component a schema refers to (`$ref` or a single-`$ref` `allOf`), if any."""
     target = schema.get("$ref")
     if target is None:
         all_of = schema.get("allOf")
-        if isinstance(all_of, list) and len(all_of) == 1 and "$ref" in all_of[0]:
-            target = all_of[0]["$ref"]
-    if target is None:
+        if isinstance(all_of, list) and len(all_of) == 1 and isinstance(all_of[0], dict):
+            target = all_of[0].get("$ref")
+    if not isinstance(target, str):
         return None
     return target[len(REF_PREFIX):] if target.startswith(REF_PREFIX) else target
 

@@ -387,13 +387,7 @@ def validate_object_meta_update(new: Mapping[str, Any], old: Mapping[str, Any],
     for key in ("creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds"):
         if new.get(key) != old.get(key):
             causes.append(field_invalid(_child(path, key), new.get(key), IMMUTABLE))
-    causes.extend(validate_labels(_mapping(new.get("labels")), _child(path, "labels")))
-    causes.extend(validate_annotations(_mapping(new.get("annotations")),
-                                       _child(path, "annotations")))
-    causes.extend(validate_owner_references(_sequence(new.get("ownerReferences")),
-                                            _child(path, "ownerReferences")))
-    causes.extend(validate_managed_fields(_sequence(new.get("managedFields")),
-                                          _child(path, "managedFields")))
+    causes.extend(_common(new, path))
     return causes
 
 

@@ -36,7 +36,7 @@ import struct
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from kapisup.apimachinery.schema import REF_PREFIX, SchemaSet
+from kapisup.apimachinery.schema import SchemaSet, ref_target
 from kapisup.endpoints.openapi import build_document
 from kapisup.endpoints.status import status_line, write_status
 from kapisup.registry.resource import ResourceDef
@@ -122,22 +122,11 @@ class Writer:
 # ---- v3 schema -> v2 schema (JSON form) ------------------------------------------------------
 
 
-def _ref_target(schema: Obj) -> str | None:
-    target = schema.get("$ref")
-    if target is None:
-        all_of = schema.get("allOf")
-        if isinstance(all_of, list) and len(all_of) == 1 and isinstance(all_of[0], dict):
-            target = all_of[0].get("$ref")
-    if not isinstance(target, str):
-        return None
-    return target[len(REF_PREFIX):] if target.startswith(REF_PREFIX) else None
-
-
 def v2_schema(schema: Any, known: set[str] | frozenset[str]) -> Obj:
     """One v3 schema as kube's v2 would publish it; `known` are the definitions' names."""
     if not isinstance(schema, dict):
         return {}
-    target = _ref_target(schema)
+    target = ref_target(schema)
     if target is not None:
         out: Obj = {k: v for k, v in schema.items() if k == "description" or k.startswith("x-")}
         if target in known:

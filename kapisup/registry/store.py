@@ -383,14 +383,12 @@ class Store:
     def validate_meta(self, obj: Obj, old: Obj | None = None) -> list[Cause]:
         from kapisup.apimachinery.validation import is_dns1123_subdomain
 
+        if old is not None:  # name and namespace are fixed; the rest is checked again
+            return validate_object_meta_update(obj.get("metadata") or {},
+                                               old.get("metadata") or {})
         name_check = getattr(self.resource.strategy, "name_check", is_dns1123_subdomain)
-        causes = validate_object_meta(obj.get("metadata") or {},
-                                      namespaced=self.resource.namespaced,
-                                      name_check=name_check)
-        if old is not None:
-            causes += validate_object_meta_update(obj.get("metadata") or {},
-                                                  old.get("metadata") or {})
-        return causes
+        return validate_object_meta(obj.get("metadata") or {},
+                                    namespaced=self.resource.namespaced, name_check=name_check)
 
     def _record_fields(self, old: Obj, new: Obj, opts: WriteOptions, operation: str) -> None:
         from kapisup.apimachinery.patch import record_update
