@@ -100,6 +100,12 @@ def test_labels_and_annotations_validation(server: Kapisup, ns: str) -> None:
     good = post(cms(server, ns), {"metadata": {"name": "a", "labels": {"app.k8s.io/x": "y_1"},
                                                "annotations": {"note": "any text: ok"}}})
     assert good.status_code == 201, good.text
+    # an update is held to the same rules, each broken one reported once
+    obj = good.json()
+    obj["metadata"]["labels"] = {"bad key!": "v"}
+    updated = requests.put(f"{cms(server, ns)}/a", json=obj, timeout=10)
+    assert [c["field"] for c in status_of(updated, 422, "Invalid")["details"]["causes"]] == [
+        "metadata.labels"]
 
 
 def test_owner_references_are_stored(server: Kapisup, ns: str) -> None:
