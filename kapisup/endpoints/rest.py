@@ -410,6 +410,3 @@ def _respond_error(start_response: StartResponse, exc: StatusError) -> list[byte
     start_response(status_line(exc.code), headers)
     return [body]
 
-
-respond_error = _respond_error
-respond = _respond

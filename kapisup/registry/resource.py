@@ -7,7 +7,6 @@ handlers and the generic store read the same declaration.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -99,7 +98,6 @@ class ResourceDef:
     printer_columns: list[dict[str, Any]] | None = None
     #: the CRD's structural schema (a top-level schema without refs), for custom resources
     custom_schema: dict[str, Any] | None = None
-    on_change: Callable[[], None] | None = None
 
     def __post_init__(self) -> None:
         if not self.key_root:

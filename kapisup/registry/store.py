@@ -325,7 +325,12 @@ class Store:
     def check_fields(self, obj: Obj, mode: str) -> list[str]:
         """Decoding as kube's typed decoder does it: a value of the wrong JSON type is a 400;
         then fieldValidation: Strict -> 400, Warn -> warnings; unknown fields are dropped."""
-        from kapisup.apimachinery.structural import prune, unknown_fields
+        from kapisup.apimachinery.structural import (
+            prune,
+            strict_decoding_error,
+            unknown_field_issues,
+            unknown_fields,
+        )
 
         schema = self.schema
         if schema is None:
@@ -335,12 +340,11 @@ class Store:
         if not unknown:
             return []
         if mode == "Strict":
-            listed = ", ".join(f'unknown field "{path}"' for path in unknown)
-            raise errors.bad_request(f"strict decoding error: {listed}")
+            raise strict_decoding_error(unknown)
         prune(obj, schema, self.schemas)
         if mode == "Ignore":
             return []
-        return [f'unknown field "{path}"' for path in unknown]
+        return [issue.message for issue in unknown_field_issues(unknown)]
 
     def _check_types(self, obj: Obj) -> None:
         """Built-in kinds are Go structs in kube: a wrong JSON type cannot even be decoded.
