@@ -8,6 +8,7 @@ namespaces and starts the controllers that make CRDs live and finalize namespace
 from __future__ import annotations
 
 import os
+import time
 from typing import Any
 
 from kapisup.apimachinery.errors import StatusError
@@ -33,6 +34,7 @@ from kapisup.registry.store import Store
 from kapisup.routes.healthz import HealthCheck
 
 DATABASE = "kapisup.db"
+STORAGE_CHECK_TTL = 1.0
 
 
 def database_path(data_dir: str) -> str:
@@ -59,6 +61,8 @@ class Instance:
         self.server = server
         self.log = get_logger("controlplane", worker=server.config.worker_id)
         self.storage = open_storage(options)
+        self._storage_checked_at = float("-inf")
+        self._storage_verdict: str | None = None
         self.schemas = SchemaSet(builtin_schemas())
         self.catalog = Catalog(self.schemas)
         for resource in core_resources() + coordination_resources() + crd_resources():
@@ -131,11 +135,18 @@ class Instance:
         server.add_post_start_hook("start-apiextensions-controllers", self._start_controllers)
 
     def _storage_check(self) -> str | None:
+        """Storage answers; the verdict is reused for a second, so probes at any rate cost
+        at most one storage read a second (kube rate-limits its etcd check the same way)."""
+        now = time.monotonic()
+        if now - self._storage_checked_at < STORAGE_CHECK_TTL:
+            return self._storage_verdict
         try:
             self.storage.current_revision()
+            verdict = None
         except Exception as exc:
-            return f"storage: {exc}"
-        return None
+            verdict = f"storage: {exc}"
+        self._storage_checked_at, self._storage_verdict = now, verdict
+        return verdict
 
     def _start_controllers(self) -> None:
         import gevent
