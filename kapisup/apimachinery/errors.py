@@ -62,7 +62,8 @@ def qualified(resource: str, group: str = "") -> str:
     return f"{resource}.{group}" if group else resource
 
 
-def _details(name: str, resource: str, group: str, **more: Any) -> dict[str, Any]:
+def details(name: str, resource: str, group: str, **more: Any) -> dict[str, Any]:
+    """StatusDetails in kube's key order: name, group, kind, then any more."""
     details: dict[str, Any] = {}
     if name:
         details["name"] = name
@@ -114,19 +115,19 @@ def field_type_invalid(field: str, value: Any, detail: str) -> Cause:
 
 def not_found(resource: str, name: str, group: str = "") -> StatusError:
     return StatusError(404, "NotFound", f'{qualified(resource, group)} "{name}" not found',
-                       _details(name, resource, group))
+                       details(name, resource, group))
 
 
 def already_exists(resource: str, name: str, group: str = "") -> StatusError:
     return StatusError(409, "AlreadyExists",
                        f'{qualified(resource, group)} "{name}" already exists',
-                       _details(name, resource, group))
+                       details(name, resource, group))
 
 
 def conflict(resource: str, name: str, why: str, group: str = "") -> StatusError:
     return StatusError(409, "Conflict",
                        f'Operation cannot be fulfilled on {qualified(resource, group)} '
-                       f'"{name}": {why}', _details(name, resource, group))
+                       f'"{name}": {why}', details(name, resource, group))
 
 
 STALE = ("the object has been modified; please apply your changes to the latest version and "
@@ -138,7 +139,7 @@ def invalid(kind: str, name: str, causes: list[Cause], group: str = "") -> Statu
     summary = str(causes[0]) if len(causes) == 1 else "[" + ", ".join(str(c) for c in causes) + "]"
     label = f"{kind}.{group}" if group else kind
     return StatusError(422, "Invalid", f'{label} "{name}" is invalid: {summary}',
-                       _details(name, kind, group, causes=[c.as_dict() for c in causes]))
+                       details(name, kind, group, causes=[c.as_dict() for c in causes]))
 
 
 def bad_request(message: str) -> StatusError:
@@ -148,13 +149,13 @@ def bad_request(message: str) -> StatusError:
 def forbidden(resource: str, name: str, why: str, group: str = "") -> StatusError:
     target = f'{qualified(resource, group)} "{name}"' if name else qualified(resource, group)
     return StatusError(403, "Forbidden", f"{target} is forbidden: {why}",
-                       _details(name, resource, group))
+                       details(name, resource, group))
 
 
 def method_not_supported(resource: str, action: str, group: str = "") -> StatusError:
     return StatusError(405, "MethodNotAllowed",
                        f"{action} is not supported on resources of kind "
-                       f'"{qualified(resource, group)}"', _details("", resource, group))
+                       f'"{qualified(resource, group)}"', details("", resource, group))
 
 
 def not_acceptable(accept: str, supported: list[str]) -> StatusError:

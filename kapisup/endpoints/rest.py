@@ -180,14 +180,9 @@ class ResourceHandler:
         if verb == "delete":
             self._delete_options(body, query, write)
             result = store.delete(namespace, info.name, write)
-            if result.deleted and not getattr(resource.strategy, "return_deleted_object",
-                                              False):
-                meta = result.object.get("metadata") or {}
-                details = {"name": info.name, "kind": resource.plural,
-                           "uid": meta.get("uid", "")}
-                if resource.group:
-                    details = {"name": info.name, "group": resource.group,
-                               "kind": resource.plural, "uid": meta.get("uid", "")}
+            if result.deleted and not resource.strategy.return_deleted_object:
+                uid = (result.object.get("metadata") or {}).get("uid", "")
+                details = errors.details(info.name, resource.plural, resource.group, uid=uid)
                 status = {"kind": "Status", "apiVersion": "v1", "metadata": {},
                           "status": "Success", "details": details}
                 return _respond(start_response, 200, status, output)
@@ -224,8 +219,9 @@ class ResourceHandler:
             options = decoded
         pre = options.get("preconditions") or {}
         if pre:
-            write.preconditions = Preconditions(uid=pre.get("uid"),
-                                                resource_version=pre.get("resourceVersion"))
+            write.preconditions = Preconditions(uid=pre.get("uid") or None,
+                                                resource_version=pre.get("resourceVersion")
+                                                or None)
         if options.get("dryRun"):
             if options["dryRun"] != ["All"]:
                 raise errors.bad_request(f"dryRun: Unsupported value: {options['dryRun']!r}")
@@ -385,28 +381,28 @@ def _event(kind: str, obj: Obj) -> bytes:
 def _respond(start_response: StartResponse, code: int, obj: Obj, output: Output,
              warnings: list[str] | None = None) -> list[bytes]:
     body, content_type = encode(obj, output)
-    headers = [("Content-Type", content_type), ("Content-Length", str(len(body))),
-               ("Cache-Control", "no-cache, private")]
-    for warning in warnings or ():
-        headers.append(("Warning", '299 - "' + warning.replace('"', '\\"') + '"'))
-    start_response(status_line(code), headers)
-    return [body]
+    headers = [("Warning", '299 - "' + warning.replace('"', '\\"') + '"')
+               for warning in warnings or ()]
+    return _send(start_response, code, body, content_type, headers)
 
 
 def _respond_json(start_response: StartResponse, code: int, body: bytes) -> list[bytes]:
-    start_response(status_line(code), [("Content-Type", "application/json"),
-                                       ("Content-Length", str(len(body))),
-                                       ("Cache-Control", "no-cache, private")])
-    return [body]
+    return _send(start_response, code, body, "application/json")
 
 
 def _respond_error(start_response: StartResponse, exc: StatusError) -> list[bytes]:
     body = json.dumps(exc.status(), separators=(",", ":")).encode()
-    headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body))),
-               ("Cache-Control", "no-cache, private"), *exc.headers]
+    headers = list(exc.headers)
     retry = (exc.details or {}).get("retryAfterSeconds")
     if retry:
         headers.append(("Retry-After", str(retry)))
-    start_response(status_line(exc.code), headers)
-    return [body]
+    return _send(start_response, exc.code, body, "application/json", headers)
 
+
+def _send(start_response: StartResponse, code: int, body: bytes, content_type: str,
+          extra: list[tuple[str, str]] | tuple[tuple[str, str], ...] = ()) -> list[bytes]:
+    """Every API answer: one body, its length, and kube's Cache-Control."""
+    start_response(status_line(code), [("Content-Type", content_type),
+                                       ("Content-Length", str(len(body))),
+                                       ("Cache-Control", "no-cache, private"), *extra])
+    return [body]

@@ -189,7 +189,6 @@ class SecretStrategy(Strategy):
 
 
 class ServiceAccountStrategy(Strategy):
-    #: DELETE answers with the object, not a Status (kube's ReturnDeletedObject)
     return_deleted_object = True
 
 

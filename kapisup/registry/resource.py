@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kapisup.apimachinery.errors import Cause
+from kapisup.apimachinery.validation import is_dns1123_subdomain
 
 Obj = dict[str, Any]
 
@@ -26,6 +27,12 @@ class Strategy:
     tracks_generation = False
     #: the main resource ignores status; only the status subresource writes it.
     has_status_subresource = False
+    #: DELETE answers with the object, not a Status (kube's ReturnDeletedObject)
+    return_deleted_object = False
+
+    def name_check(self, name: str) -> list[str]:
+        """What is wrong with a name; most kinds take DNS-1123 subdomains."""
+        return is_dns1123_subdomain(name)
 
     def defaults(self, obj: Obj) -> None:
         """Fill defaulted fields in place (kube's SetDefaults_*)."""

@@ -51,6 +51,7 @@ from kapisup.storage.interface import (
     TooLargeRevisionError,
     UnavailableError,
     WatchClosed,
+    check_preconditions,
 )
 
 OBJECT_META = "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
@@ -134,6 +135,14 @@ class Store:
 
     def _conflict(self, name: str, why: str = errors.STALE) -> StatusError:
         return errors.conflict(self.resource.plural, name, why, self.resource.group)
+
+    def _check_preconditions(self, key: str, obj: Obj, pre: Preconditions | None,
+                             name: str) -> None:
+        """The storage's own precondition check, answered as kube's 409."""
+        try:
+            check_preconditions(key, obj, pre)
+        except ConflictError as exc:
+            raise self._conflict(name, exc.message) from None
 
     def _unavailable(self, exc: Exception) -> StatusError:
         return errors.service_unavailable(f"storage is unavailable: {exc}")
@@ -385,14 +394,12 @@ class Store:
         return validate(body, schema, self.schemas)
 
     def validate_meta(self, obj: Obj, old: Obj | None = None) -> list[Cause]:
-        from kapisup.apimachinery.validation import is_dns1123_subdomain
-
         if old is not None:  # name and namespace are fixed; the rest is checked again
             return validate_object_meta_update(obj.get("metadata") or {},
                                                old.get("metadata") or {})
-        name_check = getattr(self.resource.strategy, "name_check", is_dns1123_subdomain)
         return validate_object_meta(obj.get("metadata") or {},
-                                    namespaced=self.resource.namespaced, name_check=name_check)
+                                    namespaced=self.resource.namespaced,
+                                    name_check=self.resource.strategy.name_check)
 
     def _record_fields(self, old: Obj, new: Obj, opts: WriteOptions, operation: str) -> None:
         from kapisup.apimachinery.patch import record_update
@@ -611,7 +618,7 @@ class Store:
             raise self._not_found(name) from None
         except UnavailableError as exc:
             raise self._unavailable(exc) from None
-        _check_preconditions(current, opts.preconditions, self._conflict, name)
+        self._check_preconditions(key, current, opts.preconditions, name)
         if strategy.finalizers_pending(current):
             if current["metadata"].get("deletionTimestamp") or opts.dry_run:
                 return WriteResult(self._with_type(current))
@@ -619,7 +626,7 @@ class Store:
             def mark(obj: Obj) -> Obj | None:
                 if not obj:
                     raise self._not_found(name)
-                _check_preconditions(obj, opts.preconditions, self._conflict, name)
+                self._check_preconditions(key, obj, opts.preconditions, name)
                 meta = obj["metadata"]
                 if meta.get("deletionTimestamp"):
                     return None
@@ -746,20 +753,6 @@ def _spec_changed(new: Obj, old: Obj) -> bool:
     ignored = ("metadata", "status", "apiVersion", "kind")
     return {k: v for k, v in new.items() if k not in ignored} != \
         {k: v for k, v in old.items() if k not in ignored}
-
-
-def _check_preconditions(obj: Obj, pre: Preconditions | None,
-                         conflict: Callable[..., StatusError], name: str) -> None:
-    if pre is None:
-        return
-    meta = obj.get("metadata") or {}
-    if pre.uid and meta.get("uid") != pre.uid:
-        raise conflict(name, f"Precondition failed: UID in precondition: {pre.uid}, UID in "
-                             f"object meta: {meta.get('uid', '')}")
-    if pre.resource_version and meta.get("resourceVersion") != pre.resource_version:
-        raise conflict(name, "Precondition failed: ResourceVersion in precondition: "
-                             f"{pre.resource_version}, ResourceVersion in object meta: "
-                             f"{meta.get('resourceVersion', '')}")
 
 
 __all__ = ["ListOptions", "Store", "WatchClosed", "WatchStream", "WriteOptions", "WriteResult"]
