@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import json
 import socket
-import time
 from typing import Any
 
 import requests
+
+from tests.integration.server import wait_for
 
 JSON = {"Content-Type": "application/json"}
 MERGE = {"Content-Type": "application/merge-patch+json"}
@@ -116,10 +117,9 @@ def names(events: list[dict[str, Any]]) -> list[tuple[str, str]]:
 
 
 def wait_status(url: str, code: int, timeout: float = 20.0) -> requests.Response:
-    """GET until the answer has the given code (bounded)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        response = requests.get(url, timeout=10)
-        if response.status_code == code or time.monotonic() > deadline:
-            return response
-        time.sleep(0.1)
+    """GET until the answer has the given code; fails the test if it never does (bounded)."""
+    def answered() -> list[requests.Response]:
+        response = requests.get(url, timeout=10)  # a 4xx Response is falsy: wrap it
+        return [response] if response.status_code == code else []
+
+    return wait_for(answered, timeout, what=f"{url} to answer {code}")[0]

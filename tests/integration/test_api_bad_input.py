@@ -46,9 +46,11 @@ def test_random_api_requests_get_a_status_below_500_and_no_worker_dies(tmp_path)
         workers = set(server.workers())
         base = server.url
         session = requests.Session()
-        session.post(f"{base}/api/v1/namespaces", json={"metadata": {"name": "fz"}})
-        session.post(f"{base}/api/v1/namespaces/fz/pods", json={
-            "metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "x"}]}})
+        assert session.post(f"{base}/api/v1/namespaces",
+                            json={"metadata": {"name": "fz"}}).status_code == 201
+        assert session.post(f"{base}/api/v1/namespaces/fz/pods", json={
+            "metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "x"}]}},
+        ).status_code == 201
         failures = []
         started = time.monotonic()
         for _ in range(REQUESTS):

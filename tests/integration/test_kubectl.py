@@ -29,11 +29,6 @@ from tests.integration.server import Kapisup, wait_for
 
 pytestmark = pytest.mark.skipif(shutil.which("kubectl") is None, reason="no kubectl on PATH")
 
-@pytest.fixture(scope="module")
-def kubectl(server: Kapisup, tmp_path_factory: pytest.TempPathFactory) -> Kubectl:
-    return Kubectl(server.url, tmp_path_factory.mktemp("kubectl"))
-
-
 # ---- version and discovery -------------------------------------------------------------------
 
 

@@ -29,11 +29,6 @@ CRD = "widgets.kubectl-test.example.com"
 WIDGETS = "/apis/kubectl-test.example.com/v1/namespaces/{ns}/widgets"
 
 
-@pytest.fixture(scope="module")
-def kubectl(server: Kapisup, tmp_path_factory: pytest.TempPathFactory) -> Kubectl:
-    return Kubectl(server.url, tmp_path_factory.mktemp("kubectl"))
-
-
 def api_delete(server: Kapisup, path: str) -> None:
     response = requests.delete(server.url + path, timeout=10)
     assert response.status_code == 200, response.text
@@ -74,12 +69,11 @@ def test_get_watch_of_one_object_with_json_output(server: Kapisup, kubectl: Kube
                             "-o", "jsonpath={.metadata.name}={.data.k}{'\\n'}") as watch:
         wait_output(watch, "single=single")
         # A change to another object must not show; the change to the watched one must.
-        requests.patch(f"{server.url}/api/v1/namespaces/{ns}/configmaps/other",
-                       data='{"data":{"k":"x"}}', timeout=10,
-                       headers={"Content-Type": "application/merge-patch+json"})
-        requests.patch(f"{server.url}/api/v1/namespaces/{ns}/configmaps/single",
-                       data='{"data":{"k":"changed"}}', timeout=10,
-                       headers={"Content-Type": "application/merge-patch+json"})
+        for name, value in (("other", "x"), ("single", "changed")):
+            patched = requests.patch(f"{server.url}/api/v1/namespaces/{ns}/configmaps/{name}",
+                                     data=f'{{"data":{{"k":"{value}"}}}}', timeout=10,
+                                     headers={"Content-Type": "application/merge-patch+json"})
+            assert patched.status_code == 200, patched.text
         text = wait_output(watch, "single=changed")
     assert text.splitlines() == ["single=single", "single=changed"]
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from kapisup.storage.sqlite import SQLiteStorage
 
 CHILD = Path(__file__).with_name("storage_child.py")
+ACKED_BEFORE_KILL = 200  # acknowledged writes each writer makes before it may be killed
 ROUNDS = 3
 WRITERS = 2
 
@@ -42,14 +43,18 @@ def test_kill_9_loses_no_acknowledged_write(tmp_path):
     acked: dict[str, int] = {}
     for round_ in range(ROUNDS):
         writers = [_start_writer(path, f"r{round_}w{i}") for i in range(WRITERS)]
-        time.sleep(rng.uniform(0.3, 0.8))
+        # kill once every writer has acknowledged some writes (progress, not a clock), at a
+        # random moment after that so the kill lands in the middle of a write
+        early = [b"".join(writer.stdout.readline() for _ in range(ACKED_BEFORE_KILL))
+                 for writer in writers]
+        time.sleep(rng.uniform(0.0, 0.3))
         for writer in writers:
             os.kill(writer.pid, signal.SIGKILL)
-        for writer in writers:
-            out, _ = writer.communicate(timeout=30)
-            assert writer.returncode == -signal.SIGKILL
-            acked.update(_acknowledged(out))
-    assert len(acked) > 100 * ROUNDS, len(acked)  # the load really ran
+        for writer, head in zip(writers, early, strict=True):
+            out = writer.stdout.read()  # the buffered reader's rest, then EOF: the writer died
+            assert writer.wait(timeout=30) == -signal.SIGKILL
+            acked.update(_acknowledged(head + out))
+    assert len(acked) >= ACKED_BEFORE_KILL * WRITERS * ROUNDS, len(acked)
 
     conn = sqlite3.connect(path)
     try:
