@@ -178,21 +178,5 @@ def expired(message: str) -> StatusError:
     return StatusError(410, "Expired", message)
 
 
-def gone(message: str) -> StatusError:
-    return StatusError(410, "Gone", message)
-
-
-def internal_error(why: str) -> StatusError:
-    return StatusError(500, "InternalError", f"Internal error occurred: {why}",
-                       {"causes": [{"message": why}]})
-
-
 def service_unavailable(message: str, retry_after: int = 1) -> StatusError:
     return StatusError(503, "ServiceUnavailable", message, {"retryAfterSeconds": retry_after})
-
-
-def server_timeout(resource: str, operation: str, retry_after: int = 1) -> StatusError:
-    return StatusError(504, "Timeout",
-                       f"The {operation} operation against {resource} could not be completed at "
-                       "this time, please try again.",
-                       {"kind": resource, "retryAfterSeconds": retry_after})

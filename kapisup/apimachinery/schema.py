@@ -18,6 +18,8 @@ Schema = dict[str, Any]
 REF_PREFIX = "#/components/schemas/"
 _MEMO_LIMIT = 100_000
 PRIVATE_PREFIX = "x-kapisup-"
+#: the component every kind's metadata refers to
+OBJECT_META = "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
 
 
 def ref(name: str) -> Schema:

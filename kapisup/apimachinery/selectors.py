@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from kapisup.apimachinery.errors import Cause, StatusError, bad_request, field_invalid
+from kapisup.apimachinery.errors import Cause, bad_request, field_invalid
 from kapisup.apimachinery.validation import is_qualified_name, is_valid_label_value
 
 # --- label selectors -------------------------------------------------------------------------
@@ -322,17 +322,12 @@ class _LabelParser:
         raise SelectorError(f"found '{literal}', expected: identifier")
 
 
-def _bad_selector(message: str) -> StatusError:
-    """kube-apiserver answers an unparsable selector with 400 BadRequest and the parse error."""
-    return bad_request(message)
-
-
 def parse_label_selector(text: str) -> LabelSelector:
     """`?labelSelector=` text to a selector; a 400 Status with kube's message when malformed."""
     try:
         return LabelSelector(_LabelParser(text or "").parse())
     except SelectorError as exc:
-        raise _bad_selector(str(exc)) from None
+        raise bad_request(str(exc)) from None
 
 
 _EXPRESSION_OPERATORS = {"In": IN, "NotIn": NOT_IN, "Exists": EXISTS,
@@ -357,7 +352,7 @@ def label_selector_from_dict(selector: Mapping[str, Any] | None) -> LabelSelecto
                                                 _EXPRESSION_OPERATORS[operator],
                                                 expression.get("values") or []))
     except SelectorError as exc:
-        raise _bad_selector(str(exc)) from None
+        raise bad_request(str(exc)) from None
     return LabelSelector(requirements)
 
 
@@ -479,5 +474,5 @@ def parse_field_selector(text: str) -> FieldSelector:
             value = unescape_field_value(raw)
             requirements.append((field, NOT_EQUALS if operator == NOT_EQUALS else EQUALS, value))
     except SelectorError as exc:
-        raise _bad_selector(str(exc)) from None
+        raise bad_request(str(exc)) from None
     return FieldSelector(requirements)

@@ -38,9 +38,8 @@ from kapisup.apimachinery.errors import (
     field_too_long,
     field_type_invalid,
 )
-from kapisup.apimachinery.schema import Schema, SchemaSet
+from kapisup.apimachinery.schema import OBJECT_META, Schema, SchemaSet
 
-OBJECT_META = "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
 PRESERVE = "x-kubernetes-preserve-unknown-fields"
 EMBEDDED = "x-kubernetes-embedded-resource"
 INT_OR_STRING = "x-kubernetes-int-or-string"

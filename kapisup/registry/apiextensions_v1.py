@@ -17,14 +17,13 @@ from kapisup.apimachinery.errors import (
     field_not_supported,
     field_required,
 )
-from kapisup.apimachinery.schema import ref
+from kapisup.apimachinery.schema import OBJECT_META, ref
 from kapisup.apimachinery.validation import is_dns1123_label, is_dns1123_subdomain
 from kapisup.registry.resource import Obj, ResourceDef, Strategy
 
 GROUP = "apiextensions.k8s.io"
 CRD_COMPONENT = "io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.CustomResourceDefinition"
 CLEANUP_FINALIZER = "customresourcecleanup.apiextensions.k8s.io"
-OBJECT_META = "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
 
 
 class CRDStrategy(Strategy):

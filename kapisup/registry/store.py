@@ -20,7 +20,7 @@ from typing import Any
 
 from kapisup.apimachinery import errors
 from kapisup.apimachinery.errors import Cause, StatusError
-from kapisup.apimachinery.schema import SchemaSet
+from kapisup.apimachinery.schema import OBJECT_META, SchemaSet, ref
 from kapisup.apimachinery.selectors import (
     FieldSelector,
     LabelSelector,
@@ -54,9 +54,7 @@ from kapisup.storage.interface import (
     check_preconditions,
 )
 
-OBJECT_META = "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
-_METADATA_ONLY = {"type": "object",
-                  "properties": {"metadata": {"$ref": "#/components/schemas/" + OBJECT_META}}}
+_METADATA_ONLY = {"type": "object", "properties": {"metadata": ref(OBJECT_META)}}
 
 
 def now_rfc3339(clock: Callable[[], float] = time.time) -> str:

@@ -98,9 +98,6 @@ class Fanout:
         self.closed = True
         self._close_all(reason)
 
-    def watcher_count(self) -> int:
-        return sum(len(ws) for ws in self._index.values())
-
     def _deliver(self, entry: FeedEntry) -> None:
         key = entry.key
         size = len(key)

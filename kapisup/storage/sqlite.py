@@ -28,7 +28,6 @@ from kapisup.storage.interface import (
     ADDED,
     DELETED,
     MODIFIED,
-    CompactedError,
     ConflictError,
     KeyExistsError,
     KeyNotFoundError,
@@ -47,7 +46,7 @@ from kapisup.storage.sqlite_feed import SQLiteFeed
 from kapisup.storage.sqlite_reader import (
     Reader,
     changed_since,
-    compact_revision,
+    check_not_compacted,
     count_at,
     count_latest,
     current_revision,
@@ -137,12 +136,12 @@ class SQLiteStorage(Storage):
         return self._list(prefix, limit, start_after, revision, None, _raw)
 
     def current_revision(self) -> int:
-        with self._reader.snapshot() as conn:
+        with self._reader.single() as conn:
             return current_revision(conn)
 
     def count(self, prefix: str) -> int:
         low, high = prefix_range(prefix)
-        with self._reader.snapshot() as conn:
+        with self._reader.single() as conn:
             return count_latest(conn, low, high, None)
 
     def list(self, prefix: str, *, limit: int = 0, start_after: str | None = None,
@@ -162,9 +161,7 @@ class SQLiteStorage(Storage):
         with self._reader.snapshot() as conn:
             newest = current_revision(conn)
             if revision is not None:
-                oldest = compact_revision(conn)
-                if revision < oldest:
-                    raise CompactedError(revision, oldest - 1)
+                check_not_compacted(conn, revision)
                 if revision > newest:
                     raise TooLargeRevisionError(revision, newest)
             at = newest if revision is None else revision
@@ -272,9 +269,7 @@ class SQLiteStorage(Storage):
             if revision == 0:
                 revision = current_revision(conn)
             else:
-                oldest = compact_revision(conn)
-                if revision < oldest:
-                    raise CompactedError(revision, oldest - 1)
+                check_not_compacted(conn, revision)
         return feed.fanout.watch(prefix, revision)
 
     def _ensure_feed(self) -> SQLiteFeed:

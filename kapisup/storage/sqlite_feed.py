@@ -16,9 +16,9 @@ import gevent
 from gevent.event import Event as Signal
 
 from kapisup.storage.fanout import Decoder, Fanout, FeedEntry
-from kapisup.storage.interface import CompactedError
 from kapisup.storage.sqlite_reader import (
     Reader,
+    check_not_compacted,
     compact_revision,
     current_revision,
     events_after,
@@ -38,7 +38,7 @@ class SQLiteFeed:
         self._event_type = event_type
         self._poll_interval = poll_interval
         self._data_version = reader.data_version()
-        with reader.snapshot() as conn:
+        with reader.single() as conn:
             position = current_revision(conn)
         self.fanout = Fanout(position, self._replay, ring_size=ring_size,
                              queue_limit=queue_limit)
@@ -93,9 +93,7 @@ class SQLiteFeed:
     def _replay(self, prefix: str, after: int, upto: int, limit: int) -> list[FeedEntry]:
         low, high = prefix_range(prefix)
         with self._reader.snapshot() as conn:
-            oldest = compact_revision(conn)
-            if after < oldest:
-                raise CompactedError(after, oldest - 1)
+            check_not_compacted(conn, after)
             rows = events_under(conn, low, high, after, upto, limit)
         event_type, decode = self._event_type, self._decode
         return [FeedEntry(rev, event_type(kind), key, value, decode)

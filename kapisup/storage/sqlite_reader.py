@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 from gevent.lock import RLock
 
-from kapisup.storage.interface import UnavailableError
+from kapisup.storage.interface import CompactedError, UnavailableError
 from kapisup.storage.sqlite_schema import connect
 
 # one row of a listing: (key, revision, type or None for the latest state, value)
@@ -52,18 +52,24 @@ class Reader:
             finally:
                 self._depth -= 1
 
+    @contextlib.contextmanager
+    def single(self) -> Iterator[sqlite3.Connection]:
+        """For one statement, which reads one committed state by itself: no BEGIN/COMMIT
+        round trips (the change feed asks for data_version a hundred times a second)."""
+        with self._lock:
+            try:
+                yield self._conn
+            except sqlite3.Error as err:
+                raise UnavailableError(f"sqlite: {err}") from err
+
     def data_version(self) -> int:
         """Changes whenever another connection (any process) commits: a cheap poll pre-check."""
-        with self.snapshot() as conn:
+        with self.single() as conn:
             return conn.execute("PRAGMA data_version").fetchone()[0]
 
     def get(self, key: str) -> tuple[str, int] | None:
-        # One statement reads one committed state by itself: no BEGIN/COMMIT round trips.
-        with self._lock:
-            try:
-                return self._conn.execute(_GET, (key,)).fetchone()
-            except sqlite3.Error as err:
-                raise UnavailableError(f"sqlite: {err}") from err
+        with self.single() as conn:
+            return conn.execute(_GET, (key,)).fetchone()
 
 
 _GET = ("SELECT e.value, o.rev FROM objects o JOIN events e ON e.rev = o.rev "
@@ -78,6 +84,13 @@ def current_revision(conn: sqlite3.Connection) -> int:
 def compact_revision(conn: sqlite3.Connection) -> int:
     """The oldest revision still answerable by lists and watches."""
     return conn.execute("SELECT value FROM meta WHERE name = 'compact_rev'").fetchone()[0]
+
+
+def check_not_compacted(conn: sqlite3.Connection, revision: int) -> None:
+    """CompactedError when `revision` is older than the history kept."""
+    oldest = compact_revision(conn)
+    if revision < oldest:
+        raise CompactedError(revision, oldest - 1)
 
 
 def _range_sql(column: str, low: str, high: str | None, start_after: str | None,

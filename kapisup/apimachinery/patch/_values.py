@@ -1,8 +1,4 @@
 """JSON value helpers shared by the patch kinds: copies, strict equality, Go-style printing.
-
-Errors here mirror what kube-apiserver answers when the patch libraries fail: some are typed
-Status errors, others are plain Go errors that kube's handler turns into a reason-less 500
-(kapisup answers those 400: the mistake is the client's).
 """
 
 from __future__ import annotations
@@ -94,14 +90,6 @@ def json_kind(value: Any) -> str:
     if isinstance(value, str):
         return "string"
     return "null"
-
-
-def unknown_error(message: str) -> StatusError:
-    """A patch kube rejects with a reason-less 500 (a plain Go error in its handler).
-
-    The mistake is the client's, so kapisup answers 400 BadRequest with the same text.
-    """
-    return StatusError(400, "BadRequest", message)
 
 
 def generic_invalid(why: str) -> StatusError:

@@ -57,7 +57,7 @@ class Walker:
         self.strict = strict
         # per-walk caches keyed by schema identity; the schema is kept so its id stays unique
         self._children: dict[tuple[int, str], tuple[Any, Schema | None, bool]] = {}
-        self._defaults: dict[int, tuple[Any, dict[str, Any]]] = {}
+        self._defaults: dict[tuple[int, tuple[str, ...]], tuple[Any, dict[str, Any]]] = {}
 
     def _child(self, schema: Schema | None, name: str) -> tuple[Schema | None, bool]:
         cached = self._children.get((id(schema), name))
@@ -67,10 +67,10 @@ class Walker:
         return cached[1], cached[2]
 
     def _key_defaults(self, item_schema: Schema | None, keys: tuple[str, ...]) -> dict:
-        cached = self._defaults.get(id(item_schema))
+        cached = self._defaults.get((id(item_schema), keys))
         if cached is None or cached[0] is not item_schema:
             found = shapes.key_defaults(self.schemas, item_schema, keys)
-            cached = self._defaults[id(item_schema)] = (item_schema, found)
+            cached = self._defaults[(id(item_schema), keys)] = (item_schema, found)
         return cached[1]
 
     # --- structure ---------------------------------------------------------------------------
@@ -227,7 +227,7 @@ class Walker:
 
     def _merge_list(self, live: list, config: list, shape: shapes.ListShape,
                     item_schema: Schema | None) -> list:
-        loose = Walker(self.schemas)
+        loose = walker_for(self.schemas)
         left = [(loose.item_element(shape, item_schema, v, i), v) for i, v in enumerate(live)]
         right = [(self.item_element(shape, item_schema, v, i), v) for i, v in enumerate(config)]
         right_keys = {e for e, _ in right}

@@ -27,7 +27,6 @@ from kapisup.apimachinery.patch._values import (
     go_type,
     json_kind,
     scalar_key,
-    unknown_error,
 )
 from kapisup.apimachinery.schema import Schema, SchemaSet
 
@@ -63,7 +62,7 @@ def _strategy(schema: Schema | None) -> str:
         return "" if not found or found[0] == "retainKeys" else found[0]
     if len(found) == 2 and "retainKeys" in found:
         return found[1] if found[0] == "retainKeys" else found[0]
-    raise unknown_error(f"unexpected patch strategy: {go_format(found)}")
+    raise bad_request(f"unexpected patch strategy: {go_format(found)}")
 
 
 def _category(value: Any) -> str:
@@ -97,11 +96,11 @@ def _extract_key(key: str, prefix: str) -> str:
 
 
 def _no_merge_key(item: Any, key: str) -> StatusError:
-    return unknown_error(f"map: {go_format(item)} does not contain declared merge key: {key}")
+    return bad_request(f"map: {go_format(item)} does not contain declared merge key: {key}")
 
 
 def _bad_arg(expected: str, actual: Any) -> StatusError:
-    return unknown_error(f"expected a {expected}, but received a {go_type(actual)}")
+    return bad_request(f"expected a {expected}, but received a {go_type(actual)}")
 
 
 def _element_kind(*lists: list) -> str:
@@ -115,10 +114,10 @@ def _element_kind(*lists: list) -> str:
                     raise generic_invalid(ERR_LIST_OF_LISTS)
                 seen = kind
             elif kind != seen:
-                raise unknown_error("list element types are not identical: "
+                raise bad_request("list element types are not identical: "
                                     + go_format(list(lists)))
     if not seen:
-        raise unknown_error("no elements in any of the given slices")
+        raise bad_request("no elements in any of the given slices")
     return seen
 
 
@@ -249,7 +248,7 @@ class _Merger:
             in_patch, server_only = _partition_scalars(merged, patch)
         else:
             if not key_name:
-                raise unknown_error("cannot merge lists without merge key for type struct")
+                raise bad_request("cannot merge lists without merge key for type struct")
             original, patch = _special_elements(original, patch, key_name)
             merged = self._merge_by_key(original, patch, item_schema, key_name)
             in_patch, server_only = _partition_maps(merged, patch, key_name)
@@ -274,7 +273,7 @@ def _map_directive(directive: Any, patch: dict) -> dict:
     if directive == "delete":
         return {}
     shown = directive if isinstance(directive, str) else go_format(directive)
-    raise unknown_error(f"unknown patch type: {shown} in map: {go_format(patch)}")
+    raise bad_request(f"unknown patch type: {shown} in map: {go_format(patch)}")
 
 
 def _special_elements(original: list, patch: list, key_name: str) -> tuple[list, list]:
@@ -296,10 +295,10 @@ def _special_elements(original: list, patch: list, key_name: str) -> tuple[list,
         elif directive == "replace":
             replace = True
         elif directive == "merge":
-            raise unknown_error("merging lists cannot yet be specified in the patch")
+            raise bad_request("merging lists cannot yet be specified in the patch")
         else:
             shown = directive if isinstance(directive, str) else go_format(directive)
-            raise unknown_error(f"unknown patch type: {shown} in map: {go_format(item)}")
+            raise bad_request(f"unknown patch type: {shown} in map: {go_format(item)}")
     if replace:
         return plain, []
     return original, plain
@@ -309,7 +308,7 @@ def _find_by_key(values: list, key_name: str, key_value: Any) -> int | None:
     marker = scalar_key(key_value)
     for index, value in enumerate(values):
         if not isinstance(value, dict):
-            raise unknown_error(f"value for key {index} is not a map.")
+            raise bad_request(f"value for key {index} is not a map.")
         if key_name in value and scalar_key(value[key_name]) == marker:
             return index
     return None
@@ -412,7 +411,7 @@ def _validate_order(patch_list: list, order: list, key_name: str) -> None:
             p += 1
         s += 1
     if p < len(kept) and s >= len(order):
-        raise unknown_error(f"The order in patch list:\n{go_format(patch_list)}\n doesn't match "
+        raise bad_request(f"The order in patch list:\n{go_format(patch_list)}\n doesn't match "
                             f"{SET_ORDER} list:\n{go_format(order)}\n")
 
 
