@@ -12,12 +12,14 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from kapisup.apimachinery.duration import parse_timestamp
 from kapisup.apimachinery.errors import StatusError
 from kapisup.registry.apiextensions_v1 import (
     CLEANUP_FINALIZER,
     custom_resources,
     is_established,
 )
+from kapisup.registry.resource import ResourceDef
 from kapisup.registry.store import Store, WriteOptions, now_rfc3339
 from kapisup.storage.interface import (
     ConflictError,
@@ -32,7 +34,12 @@ RESYNC_SECONDS = 2.0
 
 
 def ensure_namespaces(namespaces: Store) -> None:
+    """Create the namespaces kube has from the start; every worker runs this, so read first
+    and write only what is missing."""
     for name in DEFAULT_NAMESPACES:
+        with contextlib.suppress(KeyNotFoundError):
+            namespaces.storage.get(namespaces.resource.key("", name))
+            continue
         try:
             namespaces.create("", {"apiVersion": "v1", "kind": "Namespace",
                                    "metadata": {"name": name}},
@@ -51,7 +58,7 @@ class CRDController:
         self.crds = crds
         self.make_store = make_store
         self.log = log
-        self.served: dict[str, tuple[str, list[tuple[str, str, str]]]] = {}
+        self.served: dict[str, tuple[Any, list[tuple[str, str, str]]]] = {}
 
     def on_miss(self, group: str, version: str, plural: str) -> bool:
         """A request for a resource this worker does not serve yet: look for its CRD now."""
@@ -79,7 +86,8 @@ class CRDController:
             self.cleanup(crd)
             return
         rv = crd["metadata"].get("resourceVersion", "")
-        spec_key = repr(crd.get("spec"))
+        # CRDs track generation: uid and generation change exactly when the spec does
+        spec_key = (crd["metadata"].get("uid"), crd["metadata"].get("generation"))
         current = self.served.get(name)
         if current is None or current[0] != spec_key:
             self.unserve(name, notify=False)
@@ -130,16 +138,15 @@ class CRDController:
     def cleanup(self, crd: dict[str, Any]) -> None:
         """Delete every instance of a terminating CRD, then let the CRD itself go."""
         spec = crd.get("spec") or {}
-        group = spec.get("group", "")
-        plural = (spec.get("names") or {}).get("plural", "")
+        names = spec.get("names") or {}
+        instances = ResourceDef(spec.get("group", ""), "", names.get("kind", ""),
+                                names.get("plural", ""), "", spec.get("scope") == "Namespaced",
+                                component="")
         storage = self.crds.storage
-        prefix = f"/registry/{group}/{plural}/"
-        for item in storage.list(prefix).items:
+        for item in storage.list(instances.prefix()).items:
             meta = item["metadata"]
-            key = f"{prefix}{meta['namespace']}/{meta['name']}" if meta.get("namespace") \
-                else f"{prefix}{meta['name']}"
             with contextlib.suppress(KeyNotFoundError):
-                storage.delete(key)
+                storage.delete(instances.key(meta.get("namespace", ""), meta["name"]))
         key = self.crds.resource.key("", crd["metadata"]["name"])
 
         def release(obj: dict[str, Any]) -> dict[str, Any] | None:
@@ -180,11 +187,14 @@ class NamespaceController:
         #: namespaces last seen Active, kept from the watch (kube's lifecycle admission reads
         #: an informer the same way): creates check it before reading storage
         self.active: set[str] = set()
+        #: namespaces being deleted: while there are any, their finalizing is retried
+        self.terminating: set[str] = set()
 
     def sync_all(self) -> int:
         listed = self.namespaces.storage.list(self.namespaces.resource.prefix())
         self.active = {ns["metadata"]["name"] for ns in listed.items
                        if not ns["metadata"].get("deletionTimestamp")}
+        self.terminating = {ns["metadata"]["name"] for ns in listed.items} - self.active
         for ns in listed.items:
             if ns["metadata"].get("deletionTimestamp"):
                 self.finalize(ns["metadata"]["name"])
@@ -199,6 +209,10 @@ class NamespaceController:
             self.active.discard(name)
         else:
             self.active.add(name)
+        if kind != "DELETED" and obj["metadata"].get("deletionTimestamp"):
+            self.terminating.add(name)
+        else:
+            self.terminating.discard(name)
         if kind == "DELETED":
             return
         if obj["metadata"].get("deletionTimestamp"):
@@ -265,16 +279,16 @@ class NamespaceController:
 
     def run(self) -> None:
         follow(self.namespaces, self.sync_all, self._event, self.log, "namespace controller",
-               resync=True)
+               resync=lambda: bool(self.terminating))
 
 
 def follow(store: Store, sync_all: Callable[[], int],
            on_event: Callable[[str, dict[str, Any]], None], log: Any, name: str,
-           resync: bool = False) -> None:
+           resync: Callable[[], bool] | None = None) -> None:
     """List, then watch from the list's revision; start over when the watch ends or fails.
 
-    With `resync`, sync_all also runs every few seconds (work that waited on other objects,
-    such as a namespace whose contents were still going, is retried).
+    While `resync()` is true, sync_all also runs every few seconds (work that waited on other
+    objects, such as a namespace whose contents were still going, is retried).
     """
     while True:
         try:
@@ -286,7 +300,8 @@ def follow(store: Store, sync_all: Callable[[], int],
                     event = watcher.next(RESYNC_SECONDS)
                     if event is not None:
                         on_event(event.type, event.object)
-                    if resync and time.monotonic() - last_sync >= RESYNC_SECONDS:
+                    if resync is not None and resync() and \
+                            time.monotonic() - last_sync >= RESYNC_SECONDS:
                         sync_all()
                         last_sync = time.monotonic()
             finally:
@@ -342,8 +357,6 @@ class EventTTLController:
 
 def _last_change(event: dict[str, Any]) -> float:
     """The newest of the timestamps an Event carries, in seconds (0 when none parses)."""
-    from kapisup.apimachinery.duration import parse_timestamp
-
     series = event.get("series") or {}
     stamps = (event.get("metadata", {}).get("creationTimestamp"), event.get("lastTimestamp"),
               event.get("eventTime"), series.get("lastObservedTime"))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from kapisup.endpoints.openapi import gv_path
 from kapisup.mux.router import ANY_METHOD
 
 
@@ -24,9 +25,9 @@ class APIInstaller:
     def install_roots(self) -> None:
         any_method = frozenset({ANY_METHOD})
         self.container.add_web_service("/api", [(any_method, "/",
-                                                  _adapt(self.discovery.handle_root(True)))])
+                                                  self.discovery.handle_root(True))])
         self.container.add_web_service("/apis", [
-            (any_method, "/", _adapt(self.discovery.handle_root(False))),
+            (any_method, "/", self.discovery.handle_root(False)),
             (any_method, "/{*}", self.handler),  # a group this worker has not seen yet
         ])
         self.sync()
@@ -36,7 +37,7 @@ class APIInstaller:
         with self._lock:
             wanted: dict[str, Any] = {}
             for group, version in self.catalog.group_versions():
-                root = f"/apis/{group}/{version}" if group else f"/api/{version}"
+                root = "/" + gv_path(group, version)
                 wanted[root] = (group, version)
                 if group:
                     wanted[f"/apis/{group}"] = (group, None)
@@ -45,21 +46,13 @@ class APIInstaller:
                 if root in self._installed:
                     continue
                 if version is None:
-                    routes = [(any_method, "/", _adapt(self.discovery.handle_group(group)))]
+                    routes = [(any_method, "/", self.discovery.handle_group(group))]
                 else:
                     routes = [(any_method, "/",
-                               _adapt(self.discovery.handle_version(group, version))),
+                               self.discovery.handle_version(group, version)),
                               (any_method, "/{*}", self.handler)]
                 self.container.add_web_service(root, routes, replace=True)
                 self._installed.add(root)
             for root in sorted(self._installed - set(wanted)):
                 self.container.remove_web_service(root)
                 self._installed.discard(root)
-
-
-def _adapt(handler: Any) -> Any:
-    """Discovery handlers take (environ, start_response[, params])."""
-    def route(environ: dict[str, Any], start_response: Any, params: dict[str, str]) -> Any:
-        return handler(environ, start_response)
-
-    return route

@@ -124,7 +124,6 @@ class Instance:
     def install(self) -> None:
         server = self.server
         self.crd_controller.sync_all()
-        self.catalog.notify()
         self.installer.install_roots()
         self.catalog.subscribe(self.installer.sync)
         server.container.non_swagger_routes.handle("/openapi/v2", self.openapi_v2.handle)

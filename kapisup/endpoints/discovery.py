@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from kapisup.endpoints.negotiation import media_type
-from kapisup.endpoints.status import status_line, write_status
+from kapisup.endpoints.status import method_not_allowed, status_line, write_status
 from kapisup.registry.resource import ResourceDef
 
 StartResponse = Callable[..., Any]
@@ -155,9 +155,8 @@ class Discovery:
     def handle_group(self, group: str) -> Callable[..., list[bytes]]:
         def handle(environ: dict[str, Any], start_response: StartResponse,
                    params: Any = None) -> list[bytes]:
-            found = self._cached(("group", group), lambda: self.api_group(group) and
-                                 {"kind": "APIGroup", "apiVersion": "v1",
-                                  **(self.api_group(group) or {})})
+            found = self._cached(("group", group), lambda: (doc := self.api_group(group)) and
+                                 {"kind": "APIGroup", "apiVersion": "v1", **doc})
             return _send(environ, start_response, found)
 
         return handle
@@ -188,8 +187,7 @@ def _wants_aggregated(accept: str) -> str:
 def _send(environ: dict[str, Any], start_response: StartResponse,
           found: tuple[bytes, str] | None) -> list[bytes]:
     if environ.get("REQUEST_METHOD") not in ("GET", "HEAD"):
-        return write_status(start_response, 405, "the server does not allow this method on the "
-                            "requested resource", details={}, headers=[("Allow", "GET")])
+        return method_not_allowed(start_response)
     if found is None:
         return write_status(start_response, 404, "the server could not find the requested "
                             "resource", details={})

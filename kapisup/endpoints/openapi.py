@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from kapisup.apimachinery.schema import REF_PREFIX, SchemaSet, public, ref
-from kapisup.endpoints.status import status_line, write_status
+from kapisup.endpoints.status import method_not_allowed, status_line, write_status
 from kapisup.registry.resource import ResourceDef
 from kapisup.version import KUBERNETES_MAJOR, KUBERNETES_MINOR
 
@@ -235,8 +235,7 @@ class OpenAPIService:
     def handle(self, environ: dict[str, Any], start_response: StartResponse,
                params: Any = None) -> list[bytes]:
         if environ.get("REQUEST_METHOD") not in ("GET", "HEAD"):
-            return write_status(start_response, 405, "the server does not allow this method on "
-                                "the requested resource", details={}, headers=[("Allow", "GET")])
+            return method_not_allowed(start_response)
         path = environ.get("PATH_INFO", "").rstrip("/")
         rest = path[len("/openapi/v3"):].strip("/")
         if not rest:

@@ -38,7 +38,7 @@ from typing import Any
 
 from kapisup.apimachinery.schema import SchemaSet, ref_target
 from kapisup.endpoints.openapi import build_document
-from kapisup.endpoints.status import status_line, write_status
+from kapisup.endpoints.status import method_not_allowed, status_line, write_status
 from kapisup.registry.resource import ResourceDef
 
 StartResponse = Callable[..., Any]
@@ -476,8 +476,7 @@ class OpenAPIV2Service:
                params: Any = None) -> list[bytes]:
         method = environ.get("REQUEST_METHOD")
         if method not in ("GET", "HEAD"):
-            return write_status(start_response, 405, "the server does not allow this method on "
-                                "the requested resource", details={}, headers=[("Allow", "GET")])
+            return method_not_allowed(start_response)
         if not wants_protobuf(environ.get("HTTP_ACCEPT", "")):
             return write_status(start_response, 406, "only "
                                 f"{PROTOBUF_V2} is served at /openapi/v2; JSON clients read "

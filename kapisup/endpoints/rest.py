@@ -26,7 +26,7 @@ from kapisup.endpoints.negotiation import (
     read_body,
 )
 from kapisup.endpoints.request import REQUEST_INFO, RequestInfo
-from kapisup.endpoints.status import status_line
+from kapisup.endpoints.status import METHOD_NOT_ALLOWED, status_line
 from kapisup.endpoints.table import TablePrinter
 from kapisup.registry.store import ListOptions, Store, WatchClosed, WriteOptions
 from kapisup.storage.interface import Preconditions
@@ -34,7 +34,6 @@ from kapisup.storage.interface import Preconditions
 StartResponse = Callable[..., Any]
 Obj = dict[str, Any]
 NOT_FOUND = "the server could not find the requested resource"
-NOT_ALLOWED = "the server does not allow this method on the requested resource"
 BOOKMARK_EVERY = 60.0
 EVENT_LINE_CACHE = 256
 DRAINING = "kapisup.draining"
@@ -124,7 +123,7 @@ class ResourceHandler:
         if info.subresource and info.subresource not in resource.subresources:
             raise StatusError(404, "NotFound", NOT_FOUND, {})
         if _no_route(info, resource.verbs):
-            raise StatusError(405, "MethodNotAllowed", NOT_ALLOWED, {})
+            raise StatusError(405, "MethodNotAllowed", METHOD_NOT_ALLOWED, {})
         query = Query(environ.get("QUERY_STRING", ""))
         output = negotiate(environ.get("HTTP_ACCEPT", ""))
         verb = info.verb
@@ -134,7 +133,7 @@ class ResourceHandler:
             if verb == "create":
                 raise errors.method_not_supported(resource.plural, verb, resource.group)
             if verb == "deletecollection":
-                raise StatusError(405, "MethodNotAllowed", NOT_ALLOWED, {})
+                raise StatusError(405, "MethodNotAllowed", METHOD_NOT_ALLOWED, {})
             raise StatusError(404, "NotFound", NOT_FOUND, {})
         plain = not output.table and not output.yaml
         if verb == "get" and plain:

@@ -16,6 +16,7 @@ from kapisup.apimachinery.status import status_object
 StartResponse = Callable[..., Any]
 
 JSON = "application/json"
+METHOD_NOT_ALLOWED = "the server does not allow this method on the requested resource"
 
 
 def status_line(code: int) -> str:
@@ -50,3 +51,9 @@ def write_status(
         out.append(("Retry-After", str(retry)))
     start_response(status_line(code), out)
     return [body]
+
+
+def method_not_allowed(start_response: StartResponse, allow: str = "GET") -> list[bytes]:
+    """405 for a route that takes only `allow` (GET routes answer HEAD too)."""
+    return write_status(start_response, 405, METHOD_NOT_ALLOWED, details={},
+                        headers=[("Allow", allow)])

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from kapisup.endpoints.status import write_status
+from kapisup.endpoints.status import METHOD_NOT_ALLOWED, write_status
 from kapisup.mux.router import CurlyRouter, Handler, MethodNotAllowed, Route, join_path, route_specs
 from kapisup.mux.servemux import (
     NOT_FOUND_MESSAGE,
@@ -22,7 +22,7 @@ from kapisup.mux.servemux import (
     WSGIApp,
 )
 
-METHOD_NOT_ALLOWED_MESSAGE = "the server does not allow this method on the requested resource"
+METHOD_NOT_ALLOWED_MESSAGE = METHOD_NOT_ALLOWED
 
 RouteSpec = Route | tuple[str | Iterable[str], str, Handler]
 

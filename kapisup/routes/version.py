@@ -6,7 +6,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from kapisup.endpoints.status import write_status
+from kapisup.endpoints.status import method_not_allowed
 from kapisup.version import version_info
 
 
@@ -16,9 +16,7 @@ def version_handler() -> Callable[..., list[bytes]]:
 
     def handle(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
         if environ.get("REQUEST_METHOD") not in ("GET", "HEAD"):
-            return write_status(start_response, 405,
-                                "the server does not allow this method on the requested resource",
-                                details={}, headers=[("Allow", "GET")])
+            return method_not_allowed(start_response)
         start_response("200 OK", headers)
         return [body]
 
