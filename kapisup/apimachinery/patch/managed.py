@@ -138,14 +138,18 @@ def _without_managed(obj: dict) -> dict:
     return copy
 
 
-def _with_managed(obj: dict, owners: dict[ManagerId, Owner]) -> dict:
-    result = deep_copy(obj)
+def _with_managed(obj: dict, owners: dict[ManagerId, Owner], deep: bool = True) -> dict:
+    """`obj` with these managedFields. Not `deep`: only the top level and metadata are new,
+    the rest is shared with `obj` (record_update runs on every write)."""
+    result = deep_copy(obj) if deep else dict(obj)
     entries = encode_managed_fields(owners)
     metadata = result.get("metadata")
     if not isinstance(metadata, dict):
         if not entries:
             return result
         metadata = result["metadata"] = {}
+    elif not deep:
+        metadata = result["metadata"] = dict(metadata)
     if entries:
         metadata["managedFields"] = entries
     else:
@@ -217,17 +221,19 @@ def record_update(old: dict, new: dict, manager: str, operation: str, schema: Sc
     """`new` with managedFields updated for a non-apply write by `manager`.
 
     The manager takes the fields this write added or changed (from anyone); fields it removed
-    leave every owner. `old` is {} for a create.
+    leave every owner. `old` is {} for a create. The result shares everything but its top
+    level and metadata with `new`; `new` itself is not changed.
     """
     owners = _owners_for(new, old)
     walker = walker_for(schemas)
     resolved = schemas.resolve(schema)
     me = Owner(manager, operation, api_version, now, subresource)
-    _take_changes(owners, me, walker, _without_managed(old) if old else MISSING,
-                  _without_managed(new), resolved, now)
+    bare = _without_managed(new)
+    _take_changes(owners, me, walker, _without_managed(old) if old else MISSING, bare,
+                  resolved, now)
     _strip_and_drop_empty(owners)
     _cap_update_managers(owners)
-    return _with_managed(_without_managed(new), owners)
+    return _with_managed(bare, owners, deep=False)
 
 
 def apply(live: dict, applied: Any, manager: str, schema: Schema | None, schemas: SchemaSet,
