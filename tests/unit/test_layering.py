@@ -19,7 +19,9 @@ FORBIDDEN = {
     "filters": {"server", "http", "routes", "cmd", "process", "options", "storage", "registry",
                 "controlplane"},
     "mux": {"server", "http", "filters", "routes", "auth", "cmd", "process", "options"},
-    "auth": {"server", "http", "mux", "filters", "routes", "cmd", "process", "options"},
+    # pure identity and policy decisions: whoever feeds them (RBAC objects) lives above
+    "auth": {"server", "http", "mux", "filters", "routes", "cmd", "process", "options",
+             "endpoints", "storage", "registry", "controlplane"},
     "endpoints": {"server", "http", "mux", "filters", "routes", "cmd", "process", "options",
                   "controlplane"},
     "options": {"server", "http", "mux", "filters", "routes", "endpoints", "auth", "cmd",
