@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from kapisup.auth.user import UserInfo
+from kapisup.auth.user import MASTERS, UserInfo
 
 
 class Decision(enum.Enum):
@@ -47,11 +47,20 @@ class Authorizer(Protocol):
         ...
 
 
+#: (resource rules, non-resource rules, incomplete, evaluation error) as a rules review shows
+#: them: kube's RuleResolver.RulesFor
+Rules = tuple[list[dict[str, list[str]]], list[dict[str, list[str]]], bool, str]
+
+
 class AlwaysAllow:
     __slots__ = ()
 
     def authorize(self, attrs: Attributes) -> tuple[Decision, str]:
         return Decision.ALLOW, ""
+
+    def rules_for(self, user: UserInfo, namespace: str) -> Rules:
+        return ([{"verbs": ["*"], "apiGroups": ["*"], "resources": ["*"]}],
+                [{"verbs": ["*"], "nonResourceURLs": ["*"]}], False, "")
 
 
 class AlwaysDeny:
@@ -62,6 +71,28 @@ class AlwaysDeny:
     def authorize(self, attrs: Attributes) -> tuple[Decision, str]:
         return Decision.NO_OPINION, "Everything is forbidden."
 
+    def rules_for(self, user: UserInfo, namespace: str) -> Rules:
+        return [], [], False, ""
+
+
+class PrivilegedGroups:
+    """Members of these groups may do anything, whatever the modes say (kube puts this ahead
+    of every configured mode for system:masters)."""
+
+    __slots__ = ("groups",)
+
+    def __init__(self, *groups: str):
+        self.groups = frozenset(groups)
+
+    def authorize(self, attrs: Attributes) -> tuple[Decision, str]:
+        user = attrs.user
+        if user is not None and not self.groups.isdisjoint(user.groups):
+            return Decision.ALLOW, ""
+        return Decision.NO_OPINION, ""
+
+    def rules_for(self, user: UserInfo, namespace: str) -> Rules:
+        return [], [], False, ""  # kube's privileged-groups authorizer lists no rules either
+
 
 class UnionAuthorizer:
     """Ask in order: the first allow or deny decides; errors are raised only if nobody did."""
@@ -70,6 +101,28 @@ class UnionAuthorizer:
 
     def __init__(self, authorizers: Sequence[Authorizer]):
         self._authorizers = tuple(authorizers)
+
+    @property
+    def members(self) -> tuple[Authorizer, ...]:
+        return self._authorizers
+
+    def rules_for(self, user: UserInfo, namespace: str) -> Rules:
+        """Every member's rules; incomplete when one cannot list them (kube's union)."""
+        resource: list[dict[str, list[str]]] = []
+        non_resource: list[dict[str, list[str]]] = []
+        incomplete, errors = False, []
+        for authorizer in self._authorizers:
+            rules_for = getattr(authorizer, "rules_for", None)
+            if rules_for is None:
+                incomplete = True
+                continue
+            more, more_non, partial, error = rules_for(user, namespace)
+            resource += more
+            non_resource += more_non
+            incomplete = incomplete or partial
+            if error:
+                errors.append(error)
+        return resource, non_resource, incomplete, "; ".join(errors)
 
     def authorize(self, attrs: Attributes) -> tuple[Decision, str]:
         reasons: list[str] = []
@@ -89,23 +142,44 @@ class UnionAuthorizer:
         return Decision.NO_OPINION, "\n".join(reasons)
 
 
+ABAC = "ABAC"
+
+def _rbac() -> Authorizer:
+    from kapisup.auth.rbac import RBACAuthorizer  # rbac builds on this module
+
+    return RBACAuthorizer()
+
+
 _MODES: Mapping[str, Callable[[], Authorizer]] = {
     "AlwaysAllow": AlwaysAllow,
     "AlwaysDeny": AlwaysDeny,
+    "RBAC": _rbac,
 }
 
 
-def build_authorizer(modes: tuple[str, ...]) -> Authorizer:
-    """The authorizer of --authorization-mode; ValueError for an empty, unknown or repeated mode."""
+def build_authorizer(modes: tuple[str, ...], policy_file: str = "") -> Authorizer:
+    """The authorizer of --authorization-mode; ValueError for an empty, unknown or repeated mode,
+    or for ABAC without --authorization-policy-file and the file without ABAC (kube's rules)."""
     if not modes:
         raise ValueError("at least one authorization mode is needed")
     if len(set(modes)) != len(modes):
         raise ValueError(f"authorization mode listed twice: {', '.join(modes)}")
-    unknown = [m for m in modes if m not in _MODES]
+    known = [*_MODES, ABAC]
+    unknown = [m for m in modes if m not in known]
     if unknown:
-        raise ValueError(f"unknown authorization mode {unknown[0]!r} (known: {', '.join(_MODES)})")
-    authorizers = [_MODES[m]() for m in modes]
+        raise ValueError(f"unknown authorization mode {unknown[0]!r} (known: {', '.join(known)})")
+    if ABAC in modes and not policy_file:
+        raise ValueError("authorization-mode ABAC's authorization policy file not passed")
+    if policy_file and ABAC not in modes:
+        raise ValueError("cannot specify --authorization-policy-file without mode ABAC")
+    authorizers = [_abac(policy_file) if m == ABAC else _MODES[m]() for m in modes]
     return authorizers[0] if len(authorizers) == 1 else UnionAuthorizer(authorizers)
+
+
+def _abac(policy_file: str) -> Authorizer:
+    from kapisup.auth.abac import ABACAuthorizer  # abac builds on this module's types
+
+    return ABACAuthorizer.from_file(policy_file)
 
 
 def forbidden_message(attrs: Attributes, reason: str = "") -> str:

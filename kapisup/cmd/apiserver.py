@@ -18,16 +18,33 @@ from kapisup.auth.authenticator import (
     UnionAuthenticator,
 )
 from kapisup.auth.authorizer import build_authorizer
+from kapisup.auth.serviceaccount import (
+    AUTHENTICATOR_KEY,
+    ISSUER_KEY,
+    KeyFileError,
+    ServiceAccountAuthenticator,
+    TokenIssuer,
+    ensure_signing_key,
+    load_public_keys,
+)
+from kapisup.auth.x509 import X509Authenticator
 from kapisup.http.limits import HTTPLimits
 from kapisup.observability import metrics
+from kapisup.observability.auditpolicy import (
+    AUDIT_POLICY_KEY,
+    Policy,
+    PolicyError,
+    load_policy,
+)
 from kapisup.observability.logging import configure_logging, get_logger
 from kapisup.options import Options, OptionsError, load_options
 from kapisup.process.arbiter import Arbiter, SupervisorSettings
 from kapisup.process.listeners import BindError, bind_listener
 from kapisup.process.rlimits import raise_nofile_limit
-from kapisup.server.certs import ensure_self_signed
 from kapisup.server.config import Config, ServingInfo
-from kapisup.server.tls import TLSConfigError, build_server_context
+from kapisup.server.kubeconfig import server_url, write_admin_kubeconfig
+from kapisup.server.pki import PKIError, ensure_pki, serving_names
+from kapisup.server.tls import SNICertKey, TLSConfigError, TLSOptions, build_server_context
 
 EXIT_CONFIG = 1
 EXIT_USAGE = 2
@@ -43,27 +60,23 @@ def build_master_config(options: Options) -> Config:
         os.makedirs(options.data_dir, exist_ok=True)
     except OSError as err:
         raise ConfigError(f"--data-dir {options.data_dir}: {err.strerror}") from None
-    secure = None
+    secure, kubeconfig = None, ""
     if options.secure_port:
-        cert, key = options.tls_cert_file, options.tls_private_key_file
-        if not cert:
-            cert_dir = options.cert_dir or os.path.join(options.data_dir, "certs")
-            ips = ["127.0.0.1"] + ([options.bind_address]
-                                   if options.bind_address not in ("0.0.0.0", "::") else [])
-            cert, key = ensure_self_signed(cert_dir, options.bind_address, ips,
-                                           ["localhost", "kubernetes", "kubernetes.default",
-                                            "kubernetes.default.svc"])
-        try:
-            build_server_context(cert, key)
-        except TLSConfigError as err:
-            raise ConfigError(str(err)) from None
-        secure = ServingInfo(options.bind_address, options.secure_port, cert, key)
+        secure, kubeconfig = _secure_serving(options)
+        options = options.replace(client_ca_file=secure.tls.client_ca_file)
     _check_audit_path(options)
+    audit_policy = _load_audit_policy(options)
     _prepare_storage(options)
+    sa_authenticator, sa_issuer = _build_service_accounts(options)
+    try:
+        authorizer = build_authorizer(options.authorization_mode,
+                                      options.authorization_policy_file)
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
     insecure = None
     if options.insecure_port:
         insecure = ServingInfo(options.insecure_bind_address, options.insecure_port)
-    return Config(
+    config = Config(
         options=options,
         secure_serving=secure,
         insecure_serving=insecure,
@@ -75,10 +88,52 @@ def build_master_config(options: Options) -> Config:
             tls_handshake_timeout=options.tls_handshake_timeout,
             max_connections=options.worker_connections,
         ),
-        authenticator=_build_authenticator(options),
-        authorizer=build_authorizer(options.authorization_mode),
+        authenticator=_build_authenticator(options, sa_authenticator),
+        authorizer=authorizer,
         api_installers=("kapisup.controlplane.instance:install",),
+        admin_kubeconfig=kubeconfig,
+        extra={AUTHENTICATOR_KEY: sa_authenticator, ISSUER_KEY: sa_issuer},
     )
+    config.extra[AUDIT_POLICY_KEY] = audit_policy
+    return config
+
+
+def _secure_serving(options: Options) -> tuple[ServingInfo, str]:
+    """The secure port's files, checked by building its TLS context once; with no credentials
+    configured, the generated PKI's pair, client CA and admin kubeconfig (path returned)."""
+    cert, key = options.tls_cert_file, options.tls_private_key_file
+    client_ca, kubeconfig = options.client_ca_file, ""
+    if not cert:
+        pki_dir = options.cert_dir or os.path.join(options.data_dir, "pki")
+        admin = not client_ca
+        try:
+            ips, dns = serving_names(options.bind_address)
+            pki = ensure_pki(pki_dir, ips, dns, admin=admin)
+            cert, key = pki.serving_cert, pki.serving_key
+            if admin:
+                client_ca = pki.ca_cert
+                kubeconfig = os.path.abspath(os.path.join(options.data_dir, "admin.kubeconfig"))
+                write_admin_kubeconfig(kubeconfig,
+                                       server_url(options.bind_address, options.secure_port),
+                                       pki.ca_cert, pki.admin_cert, pki.admin_key)
+        except PKIError as err:
+            raise ConfigError(f"--cert-dir {pki_dir}: {err}") from None
+        except OSError as err:
+            raise ConfigError(f"cannot write the admin kubeconfig: {err}") from None
+    tls = TLSOptions(
+        min_version=options.tls_min_version,
+        cipher_suites=options.tls_cipher_suites,
+        client_ca_file=client_ca,
+        sni_cert_keys=tuple(SNICertKey(c, k, names) for c, k, names in options.tls_sni_cert_key),
+    )
+    if tls.min_version == "VersionTLS13" and tls.cipher_suites:
+        raise ConfigError("--tls-cipher-suites cannot be set with --tls-min-version "
+                          "VersionTLS13: TLS 1.3 suites are not configurable")
+    try:
+        build_server_context(cert, key, tls)
+    except TLSConfigError as err:
+        raise ConfigError(str(err)) from None
+    return ServingInfo(options.bind_address, options.secure_port, cert, key, tls=tls), kubeconfig
 
 
 def _prepare_storage(options: Options) -> None:
@@ -94,15 +149,49 @@ def _prepare_storage(options: Options) -> None:
         raise ConfigError(f"--data-dir {options.data_dir}: cannot open {path}: {err}") from None
 
 
-def _build_authenticator(options: Options) -> Any:
+def _build_service_accounts(options: Options) -> tuple[ServiceAccountAuthenticator,
+                                                       TokenIssuer | None]:
+    """The token verifier and signer. With neither key flag, <data-dir>/pki/sa.key is made
+    once and both sign and verify with it, so tokens outlive restarts."""
+    signing = options.service_account_signing_key_file
+    try:
+        if not signing and not options.service_account_key_file:
+            signing = ensure_signing_key(os.path.join(options.data_dir, "pki"))
+    except OSError as err:
+        raise ConfigError(f"cannot create the service-account key in {options.data_dir}/pki: "
+                          f"{err.strerror}") from None
+    issuers = options.service_account_issuer
+    keys = []
+    try:
+        for path in options.service_account_key_file:
+            keys.extend(load_public_keys(path))
+        issuer = TokenIssuer.from_file(issuers[0], signing) if signing else None
+    except KeyFileError as err:
+        flag = "--service-account-signing-key-file" if signing and str(err).startswith(
+            f"{signing}:") else "--service-account-key-file"
+        raise ConfigError(f"{flag}: {err}") from None
+    if issuer is not None:
+        keys.append(issuer.public_key)
+    audiences = options.api_audiences or issuers[:1]
+    return ServiceAccountAuthenticator(issuers, keys, audiences), issuer
+
+
+def _build_authenticator(options: Options, service_accounts: Any = None) -> Any:
     """kube's union of authenticators; anonymous requests are refused under AlwaysAllow, as
     kube-apiserver does, or the secure port would be open to anyone who can reach it."""
     authenticators: list[Any] = []
+    if options.client_ca_file:
+        try:
+            authenticators.append(X509Authenticator.from_file(options.client_ca_file))
+        except (OSError, ValueError) as err:
+            raise ConfigError(f"--client-ca-file: {err}") from None
     if options.token_auth_file:
         try:
             authenticators.append(TokenFileAuthenticator.from_file(options.token_auth_file))
         except (OSError, ValueError) as err:
             raise ConfigError(f"--token-auth-file: {err}") from None
+    if service_accounts is not None:
+        authenticators.append(service_accounts)
     anonymous = options.anonymous_auth
     if anonymous and "AlwaysAllow" in options.authorization_mode:
         get_logger("master").warning(
@@ -123,6 +212,19 @@ def _check_audit_path(options: Options) -> None:
         os.close(fd)
     except OSError as err:
         raise ConfigError(f"--audit-log-path {options.audit_log_path}: {err.strerror}") from None
+
+
+def _load_audit_policy(options: Options) -> Policy | None:
+    """The audit policy file, read and checked once here; None means the default policy."""
+    path = options.audit_policy_file
+    if not path:
+        return None
+    try:
+        return load_policy(path)
+    except OSError as err:
+        raise ConfigError(f"--audit-policy-file {path}: {err.strerror}") from None
+    except PolicyError as err:
+        raise ConfigError(f"--audit-policy-file {path}: {err}") from None
 
 
 def bind_listeners(config: Config, reuse: Config | None = None) -> None:
@@ -192,6 +294,8 @@ class APIServerApp:
             fields["secure"] = f"https://{self.config.secure_serving.address}"
         if self.config.insecure_serving is not None:
             fields["insecure"] = f"http://{self.config.insecure_serving.address}"
+        if self.config.admin_kubeconfig and os.path.exists(self.config.admin_kubeconfig):
+            fields["kubeconfig"] = self.config.admin_kubeconfig
         self.log.info("ready", **fields)
 
     def worker_exited(self, worker_id: int, pid: int) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 
 from kapisup.apimachinery.errors import StatusError
 from kapisup.apimachinery.schema import SchemaSet
+from kapisup.auth.serviceaccount import AUTHENTICATOR_KEY, ISSUER_KEY
 from kapisup.controlplane.controllers import (
     CRDController,
     EventTTLController,
@@ -26,6 +27,7 @@ from kapisup.endpoints.openapiv2 import OpenAPIV2Service
 from kapisup.endpoints.rest import ResourceHandler
 from kapisup.observability.logging import get_logger
 from kapisup.registry.apiextensions_v1 import crd_resources
+from kapisup.registry.authentication_v1 import TokenRequestREST, live_uid_lookup
 from kapisup.registry.catalog import Catalog
 from kapisup.registry.coordination_v1 import coordination_resources
 from kapisup.registry.core_v1 import core_resources
@@ -55,7 +57,7 @@ def open_storage(options: Any) -> Any:
 class Instance:
     def __init__(self, server: Any):
         from kapisup.apimachinery import protobuf
-        from kapisup.types import builtin_schemas
+        from kapisup.types import KINDS, builtin_schemas
 
         options = server.config.options
         self.server = server
@@ -78,10 +80,16 @@ class Instance:
         assert events is not None
         self.event_ttl = EventTTLController(events, float(options.event_ttl), self.log)
         self.catalog.on_miss = self.crd_controller.on_miss
+        self._install_service_account_tokens(server.config)
+
+        # kinds that are no stored resource (TokenRequest) are still decodable by their schema
+        other_kinds = {(f"{g}/{v}" if g else v, k): component for g, v, k, component in KINDS}
 
         def component_for(api_version: str, kind: str) -> str | None:
             found = self.catalog.by_kind(api_version, kind)
-            return found.component if found is not None else None
+            if found is not None:
+                return found.component
+            return other_kinds.get((api_version, kind))
 
         def decode_protobuf(body: bytes) -> dict[str, Any]:
             return protobuf.decode(body, self.schemas, component_for)
@@ -93,6 +101,24 @@ class Instance:
         self.openapi_v2 = OpenAPIV2Service(self.catalog)
         self.installer = APIInstaller(server.container, self.catalog, self.handler,
                                       self.discovery)
+
+    def _install_service_account_tokens(self, config: Any) -> None:
+        """serviceaccounts/token with the master's signer, and the live-object lookup that
+        lets the token authenticator drop tokens of deleted service accounts."""
+        stores = [self.catalog.store("", "v1", plural)
+                  for plural in ("serviceaccounts", "pods", "secrets")]
+        accounts, pods, secrets = stores
+        assert accounts is not None and pods is not None and secrets is not None
+        authenticator = config.extra.get(AUTHENTICATOR_KEY)
+        if authenticator is not None:
+            authenticator.lookup = live_uid_lookup(accounts, pods, secrets)
+        issuer = config.extra.get(ISSUER_KEY)
+        if issuer is not None:
+            options = config.options
+            audiences = options.api_audiences or options.service_account_issuer[:1]
+            accounts.resource.rest_subresources["token"] = TokenRequestREST(
+                accounts, pods, secrets, issuer, audiences,
+                int(options.service_account_max_token_expiration))
 
     def make_store(self, resource: ResourceDef) -> Store:
         check = self.namespace_check if resource.namespaced else None

@@ -42,6 +42,11 @@ def api_resource(resource: ResourceDef) -> list[Obj]:
         out.append({"name": f"{resource.plural}/{sub}", "singularName": "",
                     "namespaced": resource.namespaced, "kind": resource.kind,
                     "verbs": SUBRESOURCE_VERBS.get(sub, ["get"])})
+    for sub, own in resource.rest_subresources.items():
+        # a kind of another group-version is named with its group and version, as kube does
+        out.append({"name": f"{resource.plural}/{sub}", "singularName": "",
+                    "namespaced": resource.namespaced, "group": own.group,
+                    "version": own.version, "kind": own.kind, "verbs": list(own.verbs)})
     return out
 
 
@@ -54,10 +59,15 @@ def _aggregated_resource(resource: ResourceDef) -> Obj:
         entry["shortNames"] = list(resource.short_names)
     if resource.categories:
         entry["categories"] = list(resource.categories)
-    if resource.subresources:
+    if resource.subresources or resource.rest_subresources:
         entry["subresources"] = [{"subresource": sub, "responseKind": kind,
                                   "verbs": SUBRESOURCE_VERBS.get(sub, ["get"])}
                                  for sub in resource.subresources]
+        entry["subresources"] += [
+            {"subresource": sub, "responseKind": {"group": own.group, "version": own.version,
+                                                  "kind": own.kind},
+             "verbs": list(own.verbs)}
+            for sub, own in resource.rest_subresources.items()]
     return entry
 
 

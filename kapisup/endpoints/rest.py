@@ -25,9 +25,10 @@ from kapisup.endpoints.negotiation import (
     negotiate,
     read_body,
 )
-from kapisup.endpoints.request import REQUEST_INFO, RequestInfo
+from kapisup.endpoints.request import REQUEST_INFO, USER, RequestInfo
 from kapisup.endpoints.status import METHOD_NOT_ALLOWED, status_line
 from kapisup.endpoints.table import TablePrinter
+from kapisup.registry.resource import SubresourceREST
 from kapisup.registry.store import ListOptions, Store, WatchClosed, WriteOptions
 from kapisup.storage.interface import Preconditions
 
@@ -120,6 +121,11 @@ class ResourceHandler:
             if namespace and not (resource.plural == "namespaces" and namespace == info.name):
                 raise StatusError(404, "NotFound", NOT_FOUND, {})
             namespace = ""
+        own = resource.rest_subresources.get(info.subresource) if info.subresource else None
+        if own is not None:
+            if resource.namespaced and not namespace:
+                raise StatusError(404, "NotFound", NOT_FOUND, {})
+            return self._serve_subresource(environ, start_response, info, namespace, own)
         if info.subresource and info.subresource not in resource.subresources:
             raise StatusError(404, "NotFound", NOT_FOUND, {})
         if _no_route(info, resource.verbs):
@@ -159,6 +165,7 @@ class ResourceHandler:
         body = read_body(environ)
         write = query.write_options(info.subresource)
         write.user_agent = environ.get("HTTP_USER_AGENT", "")
+        write.user = environ.get(USER)
         if verb == "create":
             if info.name:
                 raise errors.method_not_supported(resource.plural, "create", resource.group)
@@ -192,20 +199,41 @@ class ResourceHandler:
             return self._list(start_response, result, output, store, query)
         raise errors.method_not_supported(resource.plural, verb, resource.group)
 
+    def _serve_subresource(self, environ: dict[str, Any], start_response: StartResponse,
+                           info: RequestInfo, namespace: str, own: SubresourceREST
+                           ) -> Iterable[bytes]:
+        """A subresource with its own REST object: only its verbs, bodies of its own kind."""
+        if info.verb not in own.verbs or not info.name:
+            raise StatusError(405, "MethodNotAllowed", METHOD_NOT_ALLOWED, {})
+        query = Query(environ.get("QUERY_STRING", ""))
+        output = negotiate(environ.get("HTTP_ACCEPT", ""))
+        body = read_body(environ)
+        write = query.write_options(info.subresource)
+        write.user_agent = environ.get("HTTP_USER_AGENT", "")
+        write.user = environ.get(USER)
+        api_version = f"{own.group}/{own.version}" if own.group else own.version
+        obj = self._typed(decode_object(environ, body, self.decode_protobuf), api_version,
+                          own.kind)
+        return _respond(start_response, 201, own.create(namespace, info.name, obj, write),
+                        output)
+
     def _decode(self, environ: dict[str, Any], body: bytes, store: Store) -> Obj:
         obj = decode_object(environ, body, self.decode_protobuf)
-        resource = store.resource
+        return self._typed(obj, store.resource.api_version, store.resource.kind)
+
+    @staticmethod
+    def _typed(obj: Obj, expected_version: str, expected_kind: str) -> Obj:
         api_version = obj.get("apiVersion")
         kind = obj.get("kind")
-        if api_version and api_version != resource.api_version:
+        if api_version and api_version != expected_version:
             raise errors.bad_request(
                 f"the API version in the data ({api_version}) does not match the expected API "
-                f"version ({resource.api_version})")
-        if kind and kind != resource.kind:
+                f"version ({expected_version})")
+        if kind and kind != expected_kind:
             raise errors.bad_request(f"the kind in the data ({kind}) does not match the "
-                                     f"expected kind ({resource.kind})")
-        obj["apiVersion"] = resource.api_version
-        obj["kind"] = resource.kind
+                                     f"expected kind ({expected_kind})")
+        obj["apiVersion"] = expected_version
+        obj["kind"] = expected_kind
         return obj
 
     @staticmethod

@@ -12,7 +12,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from kapisup.options.types import BOOL, DURATION, INT, PATH, STRING, STRING_LIST, ValueType
+from kapisup.options.types import (
+    BOOL,
+    CERT_KEYS,
+    DURATION,
+    INT,
+    PATH,
+    STRING,
+    STRING_LIST,
+    ValueType,
+)
 
 Check = Callable[[Any], str | None]
 
@@ -72,7 +81,7 @@ def _regexps(values: tuple[str, ...]) -> str | None:
     return None
 
 
-AUTHORIZATION_MODES = ("AlwaysAllow", "AlwaysDeny")
+AUTHORIZATION_MODES = ("AlwaysAllow", "AlwaysDeny", "ABAC")
 
 
 def _authz_modes(values: tuple[str, ...]) -> str | None:
@@ -84,6 +93,21 @@ def _authz_modes(values: tuple[str, ...]) -> str | None:
     if len(set(values)) != len(values):
         return "lists a mode twice"
     return None
+
+
+def _non_empty(values: tuple[str, ...]) -> str | None:
+    return None if values else "needs at least one value"
+
+
+def _max_expiration(value: float) -> str | None:
+    if value == 0 or 3600 <= value <= 2**32:
+        return None
+    return f"must be 0 or between 1h and 2^32 seconds, got {value:g}s"
+
+
+def _tls_version(value: str) -> str | None:
+    versions = ("VersionTLS12", "VersionTLS13")
+    return None if value in versions else f"must be one of {', '.join(versions)}, got {value!r}"
 
 
 def _sync_level(value: str) -> str | None:
@@ -113,11 +137,27 @@ SETTINGS: tuple[Setting, ...] = (
             "Plain-HTTP port without authentication or authorization; 0 turns it off.",
             SERVING, _port),
     Setting("tls-cert-file", PATH, "", "PEM certificate (chain allowed) for the secure port; "
-            "with neither this nor the key a self-signed pair is made in --cert-dir.", SERVING),
+            "without it a serving pair signed by a generated CA is made in --cert-dir.",
+            SERVING),
     Setting("tls-private-key-file", PATH, "", "PEM private key matching --tls-cert-file.",
             SERVING),
-    Setting("cert-dir", PATH, "", "Where the self-signed pair is written and reused.",
-            SERVING, default_doc="<data-dir>/certs"),
+    Setting("tls-min-version", STRING, "VersionTLS12",
+            "Lowest TLS version of the secure port: VersionTLS12 or VersionTLS13 (1.0 and 1.1 "
+            "are refused).", SERVING, _tls_version),
+    Setting("tls-cipher-suites", STRING_LIST, (),
+            "TLS 1.2 cipher suites by their IANA names (kube's, such as "
+            "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256); empty keeps OpenSSL's defaults. TLS 1.3 "
+            "suites are accepted but change nothing: OpenSSL always offers all of them.",
+            SERVING),
+    Setting("tls-sni-cert-key", CERT_KEYS, (),
+            "Extra serving pairs chosen by SNI: cert.crt,key.key or "
+            "cert.crt,key.key:name1,*.name2 (names default to the certificate's CN and DNS "
+            "SANs; exact names beat wildcards, explicit names beat the certificate's). Repeat "
+            "the flag for more pairs; in the env separate them with ';'.", SERVING),
+    Setting("cert-dir", PATH, "",
+            "Where the generated CA and serving pair (without --tls-cert-file) and the admin "
+            "client pair (without --client-ca-file too) are made once and reused.",
+            SERVING, default_doc="<data-dir>/pki"),
     Setting("tls-handshake-timeout", DURATION, 10.0,
             "Deadline for a client to finish the TLS handshake.", SERVING, _at_least(0.1)),
     Setting("read-header-timeout", DURATION, 10.0,
@@ -144,16 +184,51 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("cors-allowed-origins", STRING_LIST, (),
             "Regular expressions matched against Origin; empty turns CORS off.", LIMITS,
             _regexps),
+    Setting("client-ca-file", PATH, "",
+            "PEM bundle of CAs whose client certificates authenticate (user = CN, groups = O); "
+            "with neither this nor --tls-cert-file the generated CA is used and "
+            "<data-dir>/admin.kubeconfig written.", AUTH),
     Setting("anonymous-auth", BOOL, True,
             "Serve requests without credentials as system:anonymous on the secure port "
             "(never together with AlwaysAllow: kube-apiserver's rule).", AUTH),
     Setting("token-auth-file", PATH, "",
             "CSV of static bearer tokens: token,user,uid[,\"group1,group2\"].", AUTH),
+    Setting("service-account-key-file", STRING_LIST, (),
+            "PEM files of keys (public or private, or certificates) that verify service-account "
+            "tokens; the signing key always verifies too.", AUTH,
+            default_doc="the signing key"),
+    Setting("service-account-signing-key-file", PATH, "",
+            "PEM private key (RSA, or EC P-256/384/521) that signs service-account tokens; with "
+            "neither key flag given, <data-dir>/pki/sa.key is made once and used for both.",
+            AUTH, default_doc="<data-dir>/pki/sa.key"),
+    Setting("service-account-issuer", STRING_LIST,
+            ("https://kubernetes.default.svc.cluster.local",),
+            "Issuer (iss) of service-account tokens: the first signs, all are accepted.", AUTH,
+            _non_empty),
+    Setting("api-audiences", STRING_LIST, (),
+            "Audiences a service-account token must name one of; requested tokens get them by "
+            "default.", AUTH, default_doc="the first issuer"),
+    Setting("service-account-max-token-expiration", DURATION, 0.0,
+            "Longest lifetime a TokenRequest is granted (longer requests are shortened); "
+            "0 = no limit, else 1h to 2^32 s (kube's bounds).", AUTH, _max_expiration),
     Setting("authorization-mode", STRING_LIST, ("AlwaysAllow",),
-            "Authorizers tried in order on the secure port: AlwaysAllow, AlwaysDeny.", AUTH,
+            "Authorizers tried in order on the secure port: AlwaysAllow, AlwaysDeny, ABAC.", AUTH,
             _authz_modes),
+    Setting("authorization-policy-file", PATH, "",
+            "ABAC policy file (kube's JSON lines); needed by, and only with, mode ABAC.", AUTH),
     Setting("audit-log-path", PATH, "",
             "File the audit log is appended to as JSON lines; empty turns audit off.", AUTH),
+    Setting("audit-policy-file", PATH, "",
+            "audit.k8s.io/v1 Policy (YAML or JSON) saying which requests are audited at which "
+            "level; empty = the built-in default policy (see docs/operations.md).", AUTH),
+    Setting("audit-log-maxsize", INT, 100,
+            "Size in megabytes at which the audit log is rotated; 0 = never (rotate it "
+            "externally and send SIGUSR1).", AUTH, _at_least(0)),
+    Setting("audit-log-maxbackup", INT, 0,
+            "Rotated audit log files kept; 0 = all.", AUTH, _at_least(0)),
+    Setting("audit-log-maxage", INT, 0,
+            "Days a rotated audit log file is kept, by the time in its name; 0 = forever.",
+            AUTH, _at_least(0)),
     Setting("data-dir", PATH, "kapisup-data", "Directory for state: certificates, database.",
             STORAGE),
     Setting("storage-sync", STRING, "NORMAL",

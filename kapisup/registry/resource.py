@@ -8,10 +8,13 @@ handlers and the generic store read the same declaration.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from kapisup.apimachinery.errors import Cause
 from kapisup.apimachinery.validation import is_dns1123_subdomain
+
+if TYPE_CHECKING:
+    from kapisup.registry.store import WriteOptions
 
 Obj = dict[str, Any]
 
@@ -76,12 +79,31 @@ class Strategy:
     def warnings(self, obj: Obj) -> list[str]:
         return []
 
+    def admit(self, obj: Obj, old: Obj | None, user: Any) -> None:
+        """Refuse (raise a StatusError) a valid write this requester may not make; `old` is
+        None on create, `user` None for the server's own writes (RBAC's escalation check)."""
+
     def finalizers_pending(self, obj: Obj) -> bool:
         """Whether a delete must wait (kube: metadata.finalizers; namespaces add spec's)."""
         return bool((obj.get("metadata") or {}).get("finalizers"))
 
     def mark_deleting(self, obj: Obj) -> None:
         """Called when a delete sets deletionTimestamp (namespaces turn Terminating)."""
+
+
+class SubresourceREST(Protocol):
+    """A subresource with a REST object of its own instead of the parent's store (kube's
+    NamedCreater behind serviceaccounts/token): it takes objects of its own kind, offers only
+    `verbs`, and stores nothing unless it chooses to."""
+
+    group: str
+    version: str
+    kind: str
+    verbs: tuple[str, ...]
+
+    def create(self, namespace: str, name: str, obj: Obj, opts: WriteOptions) -> Obj:
+        """The answer to a POST on `<parent>/<name>/<subresource>` (sent with 201)."""
+        ...
 
 
 @dataclass
@@ -97,6 +119,8 @@ class ResourceDef:
     short_names: tuple[str, ...] = ()
     categories: tuple[str, ...] = ()
     subresources: tuple[str, ...] = ()
+    #: subresources served by their own REST object, by name (filled per worker at install)
+    rest_subresources: dict[str, SubresourceREST] = field(default_factory=dict)
     verbs: tuple[str, ...] = ALL_VERBS
     key_root: str = ""  # storage prefix without trailing slash
     #: field names a fieldSelector may use for this type, beyond metadata.name/namespace

@@ -10,17 +10,21 @@ import copy
 
 from kapisup.types import (
     apiextensions_v1,
+    authentication_v1,
     authorization_v1,
     coordination_v1,
     core_v1,
     meta_v1,
+    rbac_v1,
 )
 from kapisup.types.dsl import Schema
 
-_MODULES = (meta_v1, core_v1, coordination_v1, apiextensions_v1, authorization_v1)
+_MODULES = (meta_v1, core_v1, coordination_v1, apiextensions_v1, authorization_v1,
+            authentication_v1, rbac_v1)
 
 KINDS: list[tuple[str, str, str, str]] = [
     *core_v1.KINDS, *coordination_v1.KINDS, *apiextensions_v1.KINDS, *authorization_v1.KINDS,
+    *authentication_v1.KINDS, *rbac_v1.KINDS,
 ]
 
 
