@@ -65,6 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
         extra: dict[str, Any] = {}
         if setting.type.name == "bool":
             extra = {"nargs": "?", "const": "true"}
+        elif setting.type.repeatable:
+            extra = {"action": "append"}
         group.add_argument(
             setting.flag,
             dest=setting.attr,

@@ -81,7 +81,7 @@ def _regexps(values: tuple[str, ...]) -> str | None:
     return None
 
 
-AUTHORIZATION_MODES = ("AlwaysAllow", "AlwaysDeny", "ABAC")
+AUTHORIZATION_MODES = ("AlwaysAllow", "AlwaysDeny", "ABAC", "RBAC")
 
 
 def _authz_modes(values: tuple[str, ...]) -> str | None:
@@ -211,9 +211,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("service-account-max-token-expiration", DURATION, 0.0,
             "Longest lifetime a TokenRequest is granted (longer requests are shortened); "
             "0 = no limit, else 1h to 2^32 s (kube's bounds).", AUTH, _max_expiration),
-    Setting("authorization-mode", STRING_LIST, ("AlwaysAllow",),
-            "Authorizers tried in order on the secure port: AlwaysAllow, AlwaysDeny, ABAC.", AUTH,
-            _authz_modes),
+    Setting("authorization-mode", STRING_LIST, ("RBAC",),
+            "Authorizers tried in order on the secure port: AlwaysAllow, AlwaysDeny, ABAC, RBAC "
+            "(system:masters is allowed ahead of them all).", AUTH, _authz_modes),
     Setting("authorization-policy-file", PATH, "",
             "ABAC policy file (kube's JSON lines); needed by, and only with, mode ABAC.", AUTH),
     Setting("audit-log-path", PATH, "",

@@ -22,6 +22,7 @@ class ValueType:
     name: str
     parse: Callable[[Any], Any]
     render: Callable[[Any], str] = str
+    repeatable: bool = False  # the flag may be given several times; each adds an item
 
 
 def _parse_bool(value: Any) -> bool:
@@ -100,3 +101,33 @@ STRING = ValueType("string", _parse_str)
 PATH = ValueType("path", _parse_str)
 DURATION = ValueType("duration", parse_duration, render_duration)
 STRING_LIST = ValueType("strings", _parse_list, lambda v: ",".join(v))
+
+
+def _parse_cert_key(text: str) -> tuple[str, str, tuple[str, ...]]:
+    """kube's NamedCertKey: `cert.crt,key.key` or `cert.crt,key.key:name1,name2`."""
+    pair, colon, names_text = text.partition(":")
+    names: tuple[str, ...] = ()
+    if colon:
+        names = tuple(n.strip() for n in names_text.split(","))
+        if not names_text.strip() or not all(names):
+            raise ValueError(f"empty name in the names list of {text!r}")
+    files = [part.strip() for part in pair.split(",")]
+    if len(files) != 2 or not all(files):
+        raise ValueError(f"expected cert.crt,key.key[:name1,name2], got {text!r}")
+    return files[0], files[1], names
+
+
+def _parse_cert_keys(value: Any) -> tuple[tuple[str, str, tuple[str, ...]], ...]:
+    """A list (YAML, or a repeated flag) or one string whose entries are split by `;` (env)."""
+    if value is None:
+        return ()
+    items = value if isinstance(value, list | tuple) else str(value).split(";")
+    return tuple(_parse_cert_key(str(item).strip()) for item in items if str(item).strip())
+
+
+def _render_cert_keys(value: tuple[tuple[str, str, tuple[str, ...]], ...]) -> str:
+    entries = [f"{c},{k}" + (":" + ",".join(n) if n else "") for c, k, n in value]
+    return "[" + ", ".join(f'"{e}"' for e in entries) + "]"
+
+
+CERT_KEYS = ValueType("cert-keys", _parse_cert_keys, _render_cert_keys, repeatable=True)

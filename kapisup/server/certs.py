@@ -1,8 +1,10 @@
-"""Self-signed serving certificates, made once into --cert-dir and reused (kube's
-MaybeDefaultWithSelfSignedCerts): the master makes them before any worker forks."""
+"""Certificate building blocks: atomic writes of PEM files, and a self-signed serving pair for
+callers that want one without a CA (tests, tooling). The master's own certificates come from
+kapisup.server.pki."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import ipaddress
 import os
@@ -13,26 +15,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-CERT_NAME = "apiserver.crt"
-KEY_NAME = "apiserver.key"
-
-
-def ensure_self_signed(cert_dir: str, host: str, alternate_ips: list[str],
-                       alternate_dns: list[str]) -> tuple[str, str]:
-    """Paths of the pair in cert_dir, generated when either file is missing."""
-    cert_path = os.path.join(cert_dir, CERT_NAME)
-    key_path = os.path.join(cert_dir, KEY_NAME)
-    if os.path.exists(cert_path) and os.path.exists(key_path):
-        return cert_path, key_path
-    os.makedirs(cert_dir, mode=0o755, exist_ok=True)
-    cert_pem, key_pem = generate_self_signed(host, alternate_ips, alternate_dns)
-    _write(key_path, key_pem, 0o600)
-    _write(cert_path, cert_pem, 0o644)
-    return cert_path, key_path
-
 
 def generate_self_signed(host: str, alternate_ips: list[str],
                          alternate_dns: list[str]) -> tuple[bytes, bytes]:
+    """(certificate PEM, key PEM) of a self-signed serving pair for one year."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"{host}@{int(time.time())}")])
     now = datetime.datetime.now(datetime.UTC)
@@ -58,15 +44,28 @@ def generate_self_signed(host: str, alternate_ips: list[str],
         .add_extension(x509.SubjectAlternativeName(sans), critical=False)
         .sign(key, hashes.SHA256())
     )
-    key_pem = key.private_bytes(serialization.Encoding.PEM,
-                                serialization.PrivateFormat.TraditionalOpenSSL,
-                                serialization.NoEncryption())
-    return cert.public_bytes(serialization.Encoding.PEM), key_pem
+    return cert.public_bytes(serialization.Encoding.PEM), key_pem(key)
 
 
-def _write(path: str, data: bytes, mode: int) -> None:
+def key_pem(key: rsa.RSAPrivateKey) -> bytes:
+    return key.private_bytes(serialization.Encoding.PEM,
+                             serialization.PrivateFormat.TraditionalOpenSSL,
+                             serialization.NoEncryption())
+
+
+def write_atomic(path: str, data: bytes, mode: int) -> None:
+    """Write beside `path`, sync, then rename over it: readers see the old file or the new
+    one, never half of one, and a key is never readable by others even for a moment."""
     tmp = f"{path}.tmp.{os.getpid()}"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
-    os.replace(tmp, path)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, mode)  # O_CREAT's mode went through the umask
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from kapisup.http.limits import HTTPLimits
 from kapisup.options import Options
+from kapisup.server.tls import TLSOptions
 
 if TYPE_CHECKING:
     from kapisup.server.genericapiserver import GenericAPIServer
@@ -27,6 +28,7 @@ class ServingInfo:
     cert_file: str = ""  # set for the secure port only
     key_file: str = ""
     listener: socket.socket | None = None
+    tls: TLSOptions | None = None  # secure port: min version, ciphers, client CA, SNI pairs
 
     @property
     def address(self) -> str:
@@ -55,6 +57,8 @@ class Config:
     #: "module:function" names called with the new GenericAPIServer (kube's API groups);
     #: names, not functions, so the master never imports what only workers run
     api_installers: tuple[str, ...] = ()
+    #: the generated admin kubeconfig's absolute path ("" when credentials were configured)
+    admin_kubeconfig: str = ""
 
     def for_worker(self, worker_id: int) -> Config:
         return dataclasses.replace(self, worker_id=worker_id)

@@ -15,6 +15,7 @@ from kapisup.filters.chain import ChainConfig, build_handler_chains
 from kapisup.filters.longrunning import LongRunningCheck
 from kapisup.mux.container import APIContainer
 from kapisup.observability.auditlog import AuditLogWriter
+from kapisup.observability.auditpolicy import AUDIT_POLICY_KEY, default_policy, load_policy
 from kapisup.observability.logging import HotPathLogger, get_logger
 from kapisup.observability.metrics import RequestMetrics, instrument
 from kapisup.routes.healthz import HealthCheck, check_handler, ping, root_handler
@@ -51,8 +52,14 @@ class GenericAPIServer:
                                                  HealthCheck("shutdown", self._shutdown_check)]
         self.post_start_hooks: list[tuple[str, Callable[[], None]]] = []
         self.metrics = RequestMetrics(config.worker_id) if config.metrics_dir else None
-        self.audit_writer = AuditLogWriter(options.audit_log_path) if options.audit_log_path \
-            else None
+        self.audit_writer = AuditLogWriter(
+            options.audit_log_path, max_bytes=options.audit_log_maxsize * 1024 * 1024,
+            max_backups=options.audit_log_maxbackup, max_age_days=options.audit_log_maxage,
+        ) if options.audit_log_path else None
+        # The master checked the file; a Config built elsewhere (tests) may not carry it.
+        audit_policy = config.extra.get(AUDIT_POLICY_KEY) or (
+            load_policy(options.audit_policy_file) if options.audit_policy_file
+            else default_policy())
         self._install_api()
         long_running = LongRunningCheck(config.long_running_verbs,
                                         config.long_running_subresources)
@@ -66,6 +73,7 @@ class GenericAPIServer:
             authenticator=config.authenticator,
             authorizer=config.authorizer,
             audit_writer=self.audit_writer,
+            audit_policy=audit_policy,
             access_log=options.access_log,
             logger=HotPathLogger("http", worker=config.worker_id),
             on_inflight_change=self.metrics.set_inflight if self.metrics else None,
@@ -163,7 +171,7 @@ class PreparedGenericAPIServer:
 
         info = self.server.config.secure_serving
         assert info is not None and info.listener is not None
-        context = build_server_context(info.cert_file, info.key_file)
+        context = build_server_context(info.cert_file, info.key_file, info.tls)
         self._start(info.listener, self.server.handler, context, "secure", stop)
 
     def serve_insecurely(self, stop: StopSignal) -> None:

@@ -103,7 +103,7 @@ def test_secure_port_authenticates_and_authorizes(tmp_path):
     tokens = tmp_path / "tokens.csv"
     tokens.write_text('secret-token,alice,1001,"devs,ops"\n')
     with running(tmp_path, "--token-auth-file", str(tokens), workers=1) as server:
-        ca = str(tmp_path / "data" / "certs" / "apiserver.crt")
+        ca = str(tmp_path / "data" / "pki" / "ca.crt")
         url = f"https://localhost:{server.secure_port}/version"
         assert requests.get(url, verify=ca, timeout=10).status_code == 401
         bad = requests.get(url, verify=ca, timeout=10,
@@ -118,7 +118,7 @@ def test_secure_port_authenticates_and_authorizes(tmp_path):
 
 def test_always_deny_forbids_on_the_secure_port_only(tmp_path):
     with running(tmp_path, "--authorization-mode", "AlwaysDeny", workers=1) as server:
-        ca = str(tmp_path / "data" / "certs" / "apiserver.crt")
+        ca = str(tmp_path / "data" / "pki" / "ca.crt")
         url = f"https://localhost:{server.secure_port}/version"
         denied = requests.get(url, verify=ca, timeout=10)
         assert denied.status_code == 403
