@@ -18,6 +18,9 @@ from kapisup.observability.logging import get_logger
 
 _LOGGER = "kapisup.authorization"  # looked up when used: configure_logging() runs after import
 
+# ("allow" | "forbid", reason) left in the environ for audit's authorization.k8s.io annotations.
+AUTHORIZATION_DECISION = "kapisup.authorization_decision"
+
 
 def attributes(environ: dict[str, Any], info: RequestInfo) -> Attributes:
     """The authorizer's view of a request: its user plus the resolved RequestInfo."""
@@ -54,7 +57,9 @@ def with_authorization(app: WSGIApp, authorizer: Authorizer) -> WSGIApp:
             return write_status(start_response, 500, f"Internal error occurred: {err}",
                                 details={"causes": [{"message": str(err)}]})
         if decision is Decision.ALLOW:
+            environ[AUTHORIZATION_DECISION] = ("allow", reason)
             return app(environ, start_response)
+        environ[AUTHORIZATION_DECISION] = ("forbid", reason)
         return write_status(
             start_response, 403, forbidden_message(attrs, reason),
             details=forbidden_details(attrs),

@@ -26,6 +26,7 @@ from kapisup.filters.recovery import with_panic_recovery
 from kapisup.filters.requestinfo import with_request_info
 from kapisup.filters.timeout import with_timeout
 from kapisup.observability.auditlog import AuditLogWriter
+from kapisup.observability.auditpolicy import Policy
 from kapisup.observability.logging import get_logger
 
 
@@ -46,6 +47,7 @@ class ChainConfig:
     authenticator: Authenticator | None = None
     authorizer: Authorizer | None = None
     audit_writer: AuditLogWriter | None = None
+    audit_policy: Policy | None = None  # None: every request at Metadata, one line each
     access_log: bool = True
     logger: Any = None  # structlog logger; None = get_logger("kapisup.http")
     on_inflight_change: OnChange | None = None
@@ -78,7 +80,7 @@ def protect(app: WSGIApp, cfg: ChainConfig) -> WSGIApp:
     handler = with_impersonation(
         handler, cfg.authorizer if cfg.authorizer is not None else AlwaysAllow()
     )
-    handler = with_audit(handler, cfg.audit_writer)
+    handler = with_audit(handler, cfg.audit_writer, cfg.audit_policy, cfg.long_running)
     if cfg.authenticator is not None:
         handler = with_authentication(handler, cfg.authenticator)
     return handler
@@ -86,7 +88,7 @@ def protect(app: WSGIApp, cfg: ChainConfig) -> WSGIApp:
 
 def audit_only(app: WSGIApp, cfg: ChainConfig) -> WSGIApp:
     """The insecure port trusts its (loopback) clients: audit, nothing else."""
-    return with_audit(app, cfg.audit_writer)
+    return with_audit(app, cfg.audit_writer, cfg.audit_policy, cfg.long_running)
 
 
 def build_handler_chains(api_app: WSGIApp, cfg: ChainConfig) -> tuple[WSGIApp, WSGIApp]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import multiprocessing
 import os
@@ -14,8 +15,12 @@ from wsgi_util import call, finish, make_environ, ok_app, start
 
 from kapisup.auth.user import UserInfo
 from kapisup.endpoints.request import AUDIT_ID, IMPERSONATED_BY, USER
-from kapisup.filters.audit import with_audit
+from kapisup.endpoints.status import write_status
+from kapisup.filters.audit import MAX_BODY_BYTES, OMITTED_ANNOTATION, with_audit
+from kapisup.filters.authorization import AUTHORIZATION_DECISION
+from kapisup.filters.longrunning import LongRunningCheck
 from kapisup.observability.auditlog import AuditLogWriter
+from kapisup.observability.auditpolicy import compile_policy
 
 ALICE = UserInfo("alice", "1001", ("devs", "system:authenticated"))
 
@@ -166,3 +171,177 @@ def test_many_processes_append_whole_lines(tmp_path):
     assert len(events) == 800
     for n in range(4):
         assert [e["i"] for e in events if e["worker"] == n] == list(range(200))
+
+
+# --- policy levels, stages and bodies -----------------------------------------------------
+
+def policy_of(*rules, **top):
+    return compile_policy({"apiVersion": "audit.k8s.io/v1", "kind": "Policy",
+                           "rules": list(rules), **top})
+
+
+def echo_app(status="201 Created", content_type="application/json"):
+    """Reads the request body the way the REST handlers do and answers it back."""
+
+    def app(environ, start_response):
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        data = environ["wsgi.input"].read(length) if length else b"{}"
+        start_response(status, [("Content-Type", content_type)])
+        return [data[: len(data) // 2], data[len(data) // 2:]]
+
+    return app
+
+
+POD = {"apiVersion": "v1", "kind": "Pod",
+       "metadata": {"name": "p1", "managedFields": [{"manager": "kubectl"}]},
+       "spec": {"containers": [{"name": "c", "image": "nginx"}]}}
+
+
+def post_pod(body=None, content_type="application/json"):
+    data = json.dumps(POD).encode() if body is None else body
+    return make_environ(method="POST", path="/api/v1/namespaces/ns/pods", body=data,
+                        headers={"Content-Type": content_type}, resolve=True, user=ALICE)
+
+
+def test_stages_share_the_audit_id_and_received_comes_before_the_handler(writer):
+    seen = {}
+
+    def app(environ, start_response):
+        seen["lines"] = len(lines(writer.path))
+        return echo_app()(environ, start_response)
+
+    response = call(with_audit(app, writer, policy_of({"level": "Metadata"})), post_pod())
+    assert seen["lines"] == 1  # RequestReceived was on disk before the handler ran
+    received, complete = lines(writer.path)
+    assert [received["stage"], complete["stage"]] == ["RequestReceived", "ResponseComplete"]
+    assert received["auditID"] == complete["auditID"] == response.header("Audit-Id")
+    assert "responseStatus" not in received
+    assert received["stageTimestamp"] == received["requestReceivedTimestamp"]
+    assert complete["requestReceivedTimestamp"] == received["requestReceivedTimestamp"]
+    assert parse_time(complete["stageTimestamp"]) >= parse_time(received["stageTimestamp"])
+    assert complete["responseStatus"]["code"] == 201
+    assert "requestObject" not in complete and "responseObject" not in complete
+
+
+def test_request_level_logs_the_body_the_handler_read_once(writer):
+    response = call(with_audit(echo_app(), writer, policy_of({"level": "Request"})), post_pod())
+    assert response.json() == POD  # the handler got the whole body
+    complete = lines(writer.path)[-1]
+    assert complete["level"] == "Request"
+    assert complete["requestObject"] == POD
+    assert "responseObject" not in complete
+
+
+def test_request_response_level_logs_both_bodies_without_managed_fields(writer):
+    p = policy_of({"level": "RequestResponse"}, omitManagedFields=True,
+                  omitStages=["RequestReceived"])
+    call(with_audit(echo_app(), writer, p), post_pod())
+    [complete] = lines(writer.path)
+    expected = json.loads(json.dumps(POD))
+    del expected["metadata"]["managedFields"]
+    assert complete["requestObject"] == expected
+    assert complete["responseObject"] == expected
+
+
+def test_yaml_apply_bodies_are_decoded_and_protobuf_ones_omitted(writer):
+    p = policy_of({"level": "Request"}, omitStages=["RequestReceived"])
+    audited = with_audit(echo_app(), writer, p)
+    call(audited, post_pod(b"kind: Pod\nmetadata:\n  name: y\n", "application/apply-patch+yaml"))
+    call(audited, post_pod(b"k8s\x00\x0a\x02v1", "application/vnd.kubernetes.protobuf"))
+    yaml_event, proto_event = lines(writer.path)
+    assert yaml_event["requestObject"] == {"kind": "Pod", "metadata": {"name": "y"}}
+    assert "requestObject" not in proto_event
+
+
+def test_bodies_over_the_limit_are_not_kept(writer):
+    big = json.dumps({"kind": "ConfigMap", "data": {"k": "x" * (MAX_BODY_BYTES + 10)}}).encode()
+    p = policy_of({"level": "RequestResponse"}, omitStages=["RequestReceived"])
+    response = call(with_audit(echo_app(), writer, p), post_pod(big))
+    assert len(response.body) == len(big)  # the handler still read and answered all of it
+    [event] = lines(writer.path)
+    assert "requestObject" not in event and "responseObject" not in event
+    assert event["annotations"][OMITTED_ANNOTATION] == ("requestObject, responseObject larger "
+                                                        "than 1048576 bytes")
+    chunked = post_pod(big)
+    chunked["CONTENT_LENGTH"] = ""  # no length up front: the tee stops keeping at the limit
+    chunked["wsgi.input"] = io.BytesIO(big)
+
+    def read_all(environ, start_response):
+        data = environ["wsgi.input"].read()
+        start_response("200 OK", [("Content-Type", "application/json")])
+        return [data]
+
+    call(with_audit(read_all, writer, p), chunked)
+    event = lines(writer.path)[-1]
+    assert "requestObject" not in event
+    assert event["annotations"][OMITTED_ANNOTATION] == ("requestObject, responseObject larger "
+                                                        "than 1048576 bytes")
+
+
+def test_level_none_writes_nothing_but_still_sets_the_audit_id(writer):
+    p = policy_of({"level": "None", "nonResourceURLs": ["/healthz*"]}, {"level": "Metadata"})
+    response = call(with_audit(ok_app(), writer, p), make_environ(path="/healthz/ping",
+                                                                   resolve=True))
+    assert response.header("Audit-Id")
+    assert lines(writer.path) == []
+
+
+def test_omit_stages_of_a_rule(writer):
+    p = policy_of({"level": "Metadata", "omitStages": ["RequestReceived", "ResponseComplete"]})
+    call(with_audit(ok_app(), writer, p), make_environ(resolve=True))
+    assert lines(writer.path) == []
+
+
+def test_watch_gets_response_started_and_no_response_object(writer):
+    def watch(environ, start_response):
+        start_response("200 OK", [("Content-Type", "application/json")])
+        yield b'{"type":"ADDED","object":{}}\n'
+        yield b'{"type":"DELETED","object":{}}\n'
+
+    p = policy_of({"level": "RequestResponse"})
+    environ = make_environ(path="/api/v1/pods", query="watch=true", resolve=True, user=ALICE)
+    recorder, body = start(with_audit(watch, writer, p, LongRunningCheck()), environ)
+    iterator = iter(body)
+    next(iterator)
+    assert [e["stage"] for e in lines(writer.path)] == ["RequestReceived", "ResponseStarted"]
+    finish(recorder, iterator)
+    body.close()
+    stages = lines(writer.path)
+    assert [e["stage"] for e in stages] == ["RequestReceived", "ResponseStarted",
+                                            "ResponseComplete"]
+    assert stages[1]["responseStatus"]["code"] == 200
+    assert stages[0]["verb"] == "watch"
+    assert all("responseObject" not in e for e in stages)
+
+
+def test_authorization_decision_and_error_status_are_recorded(writer):
+    def forbidding(environ, start_response):
+        environ[AUTHORIZATION_DECISION] = ("forbid", "no RBAC policy matched")
+        return write_status(start_response, 403, 'pods is forbidden: User "alice" cannot ...')
+
+    p = policy_of({"level": "Metadata"}, omitStages=["RequestReceived"])
+    call(with_audit(forbidding, writer, p), make_environ(path="/api/v1/pods", resolve=True))
+    [event] = lines(writer.path)
+    assert event["annotations"] == {"authorization.k8s.io/decision": "forbid",
+                                    "authorization.k8s.io/reason": "no RBAC policy matched"}
+    status = event["responseStatus"]
+    assert status["code"] == 403
+    assert status["status"] == "Failure" and status["reason"] == "Forbidden"
+    assert status["message"].startswith("pods is forbidden")
+
+
+def test_the_policy_sees_the_user_before_impersonation(writer):
+    def impersonating_app(environ, start_response):
+        environ[IMPERSONATED_BY] = environ[USER]
+        environ[USER] = UserInfo("jane")
+        return ok_app()(environ, start_response)
+
+    p = policy_of({"level": "RequestResponse", "users": ["alice"]})
+    call(with_audit(impersonating_app, writer, p), make_environ(resolve=True, user=ALICE))
+    received, complete = lines(writer.path)
+    assert received["level"] == complete["level"] == "RequestResponse"
+    assert "impersonatedUser" not in received  # not known yet when the request arrived
+    assert complete["impersonatedUser"] == {"username": "jane"}
+    assert list(complete)[:10] == ["kind", "apiVersion", "level", "auditID", "stage",
+                                   "requestURI", "verb", "user", "impersonatedUser",
+                                   "sourceIPs"]
