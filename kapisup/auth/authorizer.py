@@ -144,6 +144,7 @@ class UnionAuthorizer:
 
 ABAC = "ABAC"
 
+
 def _rbac() -> Authorizer:
     from kapisup.auth.rbac import RBACAuthorizer  # rbac builds on this module
 
@@ -173,7 +174,18 @@ def build_authorizer(modes: tuple[str, ...], policy_file: str = "") -> Authorize
     if policy_file and ABAC not in modes:
         raise ValueError("cannot specify --authorization-policy-file without mode ABAC")
     authorizers = [_abac(policy_file) if m == ABAC else _MODES[m]() for m in modes]
-    return authorizers[0] if len(authorizers) == 1 else UnionAuthorizer(authorizers)
+    if modes == ("AlwaysAllow",):
+        return authorizers[0]  # nothing to put ahead of it
+    # system:masters may do anything under every mode, ahead of them all, as in kube
+    return UnionAuthorizer([PrivilegedGroups(MASTERS), *authorizers])
+
+
+def members(authorizer: Authorizer) -> list[Authorizer]:
+    """The authorizer and, for a union, everything in it (depth first)."""
+    found = [authorizer]
+    for member in getattr(authorizer, "members", ()):
+        found += members(member)
+    return found
 
 
 def _abac(policy_file: str) -> Authorizer:

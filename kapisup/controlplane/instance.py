@@ -13,7 +13,9 @@ from typing import Any
 
 from kapisup.apimachinery.errors import StatusError
 from kapisup.apimachinery.schema import SchemaSet
+from kapisup.auth.rbac import RBACIndex
 from kapisup.auth.serviceaccount import AUTHENTICATOR_KEY, ISSUER_KEY
+from kapisup.controlplane.bootstrappolicy import ensure_bootstrap_policy
 from kapisup.controlplane.controllers import (
     CRDController,
     EventTTLController,
@@ -21,6 +23,12 @@ from kapisup.controlplane.controllers import (
     ensure_namespaces,
 )
 from kapisup.controlplane.installer import APIInstaller
+from kapisup.controlplane.rbac import (
+    READY_CHECK,
+    ClusterRoleAggregator,
+    RBACInformer,
+    rbac_authorizer,
+)
 from kapisup.endpoints.discovery import Discovery
 from kapisup.endpoints.openapi import OpenAPIService
 from kapisup.endpoints.openapiv2 import OpenAPIV2Service
@@ -28,9 +36,11 @@ from kapisup.endpoints.rest import ResourceHandler
 from kapisup.observability.logging import get_logger
 from kapisup.registry.apiextensions_v1 import crd_resources
 from kapisup.registry.authentication_v1 import TokenRequestREST, live_uid_lookup
+from kapisup.registry.authorization_v1 import ReviewStore, review_resources
 from kapisup.registry.catalog import Catalog
 from kapisup.registry.coordination_v1 import coordination_resources
 from kapisup.registry.core_v1 import core_resources
+from kapisup.registry.rbac_v1 import EscalationCheck, rbac_resources
 from kapisup.registry.resource import ResourceDef
 from kapisup.registry.store import Store
 from kapisup.routes.healthz import HealthCheck
@@ -69,6 +79,7 @@ class Instance:
         self.catalog = Catalog(self.schemas)
         for resource in core_resources() + coordination_resources() + crd_resources():
             self.catalog.add(self.make_store(resource), notify=False)
+        self._add_rbac(server.config.authorizer)
         namespaces = self.catalog.store("", "v1", "namespaces")
         assert namespaces is not None
         self.namespaces = namespaces
@@ -120,6 +131,27 @@ class Instance:
                 accounts, pods, secrets, issuer, audiences,
                 int(options.service_account_max_token_expiration))
 
+    def _add_rbac(self, authorizer: Any) -> None:
+        """RBAC objects, their informer and aggregation, and the access reviews.
+
+        With RBAC a mode, the authorizer built by the master holds the index this worker's
+        informer fills, and writes of roles and bindings are checked for escalation.
+        """
+        rbac = rbac_authorizer(authorizer)
+        guard = EscalationCheck(authorizer, rbac.index) if rbac is not None else None
+        stores = {}
+        for resource in rbac_resources(guard):
+            stores[resource.plural] = store = self.make_store(resource)
+            self.catalog.add(store, notify=False)
+        self.rbac_stores = stores
+        self.rbac_informer = RBACInformer(rbac.index if rbac is not None else RBACIndex(),
+                                          stores, self.log)
+        self.aggregator = ClusterRoleAggregator(stores["clusterroles"], self.rbac_informer,
+                                                self.log)
+        for resource in review_resources():
+            self.catalog.add(ReviewStore(resource, self.storage, self.schemas, authorizer),
+                             notify=False)
+
     def make_store(self, resource: ResourceDef) -> Store:
         check = self.namespace_check if resource.namespaced else None
         return Store(resource, self.storage, self.schemas, namespace_check=check)
@@ -157,6 +189,10 @@ class Instance:
         server.container.unlisted_routes.handle_prefix("/openapi/v3/", self.openapi.handle)
         server.add_healthz_check(HealthCheck("etcd", self._storage_check))
         ensure_namespaces(self.namespaces)
+        ensure_bootstrap_policy(self.rbac_stores["clusterroles"],
+                                self.rbac_stores["clusterrolebindings"], self.log)
+        server.add_healthz_check(HealthCheck(READY_CHECK, self.rbac_informer.ready_check),
+                                 livez=False)
         server.add_post_start_hook("start-apiextensions-controllers", self._start_controllers)
 
     def _storage_check(self) -> str | None:
@@ -179,6 +215,8 @@ class Instance:
         gevent.spawn(self.crd_controller.run)
         gevent.spawn(self.namespace_controller.run)
         gevent.spawn(self.event_ttl.run)
+        self.rbac_informer.run()
+        gevent.spawn(self.aggregator.run)
 
 
 def install(server: Any) -> None:

@@ -111,20 +111,25 @@ def build_document(resources: list[ResourceDef], schemas: SchemaSet) -> Obj:
         if resource.custom_schema is not None:
             components[component] = resource.custom_schema
         roots.append(component)
-        list_component = component + "List"
-        components[list_component] = _list_schema(resource, component)
         name = resource.kind
         ns_param = _param("namespace", "path", "The object's namespace.", required=True)
         name_param = _param("name", "path", f"Name of the {name}.", required=True)
+        collection = f"{base}/namespaces/{{namespace}}/{resource.plural}" \
+            if resource.namespaced else f"{base}/{resource.plural}"
+        shared = [ns_param] if resource.namespaced else []
+        if "list" not in resource.verbs:
+            # create-only (the access reviews): one POST, no list kind, no item paths
+            paths[collection] = {
+                "post": _op("post", resource, f"create{name}", component,
+                            params=_WRITE_PARAMS, body=component, codes=(200, 201, 202)),
+                "parameters": shared}
+            continue
+        list_component = component + "List"
+        components[list_component] = _list_schema(resource, component)
         if resource.namespaced:
-            collection = f"{base}/namespaces/{{namespace}}/{resource.plural}"
             all_ns = f"{base}/{resource.plural}"
             paths[all_ns] = {"get": _op("list", resource, f"list{name}ForAllNamespaces",
                                         list_component, params=list(_LIST_PARAMS))}
-            shared = [ns_param]
-        else:
-            collection = f"{base}/{resource.plural}"
-            shared = []
         item = f"{collection}/{{name}}"
         paths[collection] = {
             "get": _op("list", resource, f"list{name}", list_component,

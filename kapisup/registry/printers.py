@@ -137,7 +137,18 @@ _COLUMNS: dict[tuple[str, str], list[Column]] = {
     ],
     ("apiextensions.k8s.io", "customresourcedefinitions"): [
         NAME, Column("Created At", "date", "", AGE_DESCRIPTION)],
+    ("rbac.authorization.k8s.io", "roles"): [
+        NAME, _col("Created At", "Time at which the object was created", "date")],
+    ("rbac.authorization.k8s.io", "rolebindings"): [
+        NAME, _col("Role", "Role"), AGE,
+        _wide("Users", "Users in the roleBinding"),
+        _wide("Groups", "Groups in the roleBinding"),
+        _wide("ServiceAccounts", "ServiceAccounts in the roleBinding")],
 }
+_COLUMNS[("rbac.authorization.k8s.io", "clusterroles")] = \
+    _COLUMNS[("rbac.authorization.k8s.io", "roles")]
+_COLUMNS[("rbac.authorization.k8s.io", "clusterrolebindings")] = \
+    _COLUMNS[("rbac.authorization.k8s.io", "rolebindings")]
 _COLUMNS[("events.k8s.io", "events")] = _COLUMNS[("", "events")]
 
 DEFAULT_COLUMNS = [NAME, Column("Age", "date", "", AGE_DESCRIPTION)]
@@ -247,6 +258,28 @@ def _crd(obj: Obj, now: float) -> list[Any]:
     else:
         created = datetime.fromtimestamp(math.floor(when), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     return [_name(obj), created]
+
+
+def _role(obj: Obj, now: float) -> list[Any]:
+    """Roles print their creation time as RFC 3339 UTC, as kube's role printer does."""
+    return _crd(obj, now)
+
+
+def _role_binding(obj: Obj, now: float) -> list[Any]:
+    """ROLE is Kind/name; wide: users, groups and namespace/name of service accounts."""
+    ref = _dict(obj.get("roleRef"))
+    users, groups, accounts = [], [], []
+    for subject in _list(obj.get("subjects")):
+        subject = _dict(subject)
+        kind, name = subject.get("kind"), _str(subject.get("name"))
+        if kind == "User":
+            users.append(name)
+        elif kind == "Group":
+            groups.append(name)
+        elif kind == "ServiceAccount":
+            accounts.append(f"{_str(subject.get('namespace'))}/{name}")
+    return [_name(obj), f"{_str(ref.get('kind'))}/{_str(ref.get('name'))}", _age(obj, now),
+            ", ".join(users), ", ".join(groups), ", ".join(accounts)]
 
 
 def _event(obj: Obj, now: float) -> list[Any]:
@@ -562,6 +595,10 @@ _PRINTERS: dict[tuple[str, str], Callable[[Obj, float], list[Any]]] = {
     ("", "nodes"): _node,
     ("coordination.k8s.io", "leases"): _lease,
     ("apiextensions.k8s.io", "customresourcedefinitions"): _crd,
+    ("rbac.authorization.k8s.io", "roles"): _role,
+    ("rbac.authorization.k8s.io", "clusterroles"): _role,
+    ("rbac.authorization.k8s.io", "rolebindings"): _role_binding,
+    ("rbac.authorization.k8s.io", "clusterrolebindings"): _role_binding,
 }
 
 

@@ -74,6 +74,10 @@ class WriteOptions:
     propagation_policy: str = ""
     #: kube names a writer without fieldManager after its User-Agent's product
     user_agent: str = ""
+    #: who asks (an auth UserInfo), for types whose writes depend on the requester (RBAC's
+    #: escalation check, access reviews); None for the server's own writes and the
+    #: insecure port
+    user: Any = None
 
     def manager(self) -> str:
         return self.field_manager or self.user_agent.split("/", 1)[0][:128] or "unknown"
@@ -305,6 +309,7 @@ class Store:
         causes = self.validate_meta(obj) + strategy.validate(obj) + self.validate_schema(obj)
         if causes:
             raise self._invalid(name, causes)
+        strategy.admit(obj, None, opts.user)
         warnings += strategy.warnings(obj)
         if not keep_managed_fields:
             self._record_fields({}, obj, opts, "Update")
@@ -473,6 +478,7 @@ class Store:
                 + self.validate_schema(new)
             if causes:
                 raise self._invalid(name, causes)
+            strategy.admit(new, current, opts.user)
             if not apply_manager:
                 self._record_fields(current, new, opts, operation)
             self._with_type(new)
@@ -518,7 +524,7 @@ class Store:
         obj["metadata"].pop("resourceVersion", None)
         result = self.create(namespace, obj, WriteOptions(
             dry_run=True, field_manager=opts.field_manager,
-            field_validation="Ignore"))
+            field_validation="Ignore", user=opts.user))
         state["created"] = True
         new = result.object
         if opts.dry_run:
@@ -598,7 +604,7 @@ class Store:
             obj.setdefault("metadata", {})["name"] = name
             result = self.create(namespace, obj, WriteOptions(
                 dry_run=opts.dry_run, field_manager=opts.field_manager,
-                field_validation="Ignore"), keep_managed_fields=True)
+                field_validation="Ignore", user=opts.user), keep_managed_fields=True)
             result.warnings = warnings
             return result
         return self._guaranteed_update(namespace, name, applied, opts, warnings,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from wsgi_util import make_environ
 
@@ -250,9 +252,16 @@ def test_build_authorizer():
     union = build_authorizer(("AlwaysDeny", "AlwaysAllow"))
     assert union.authorize(CREATE_CM)[0] is Decision.ALLOW
     assert build_authorizer(("AlwaysDeny",)).authorize(CREATE_CM)[0] is not Decision.ALLOW
-    for bad in [(), ("RBAC",), ("AlwaysAllow", "AlwaysAllow")]:
+    for bad in [(), ("RBAC2",), ("AlwaysAllow", "AlwaysAllow")]:
         with pytest.raises(ValueError):
             build_authorizer(bad)
+
+
+def test_system_masters_are_allowed_ahead_of_every_mode():
+    admin = UserInfo("root", groups=("system:masters",))
+    deny_all = build_authorizer(("AlwaysDeny",))
+    assert deny_all.authorize(replace(CREATE_CM, user=admin))[0] is Decision.ALLOW
+    assert deny_all.authorize(CREATE_CM)[0] is not Decision.ALLOW
 
 
 # --- 403 text ---------------------------------------------------------------------------------
