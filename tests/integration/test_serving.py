@@ -102,7 +102,10 @@ def test_max_in_flight_answers_429(tmp_path):
 def test_secure_port_authenticates_and_authorizes(tmp_path):
     tokens = tmp_path / "tokens.csv"
     tokens.write_text('secret-token,alice,1001,"devs,ops"\n')
-    with running(tmp_path, "--token-auth-file", str(tokens), workers=1) as server:
+    # AlwaysAllow turns anonymous requests off, so a request without credentials is a 401
+    # (under the default RBAC mode it would be system:anonymous, allowed to read /version)
+    with running(tmp_path, "--token-auth-file", str(tokens), "--authorization-mode",
+                 "AlwaysAllow", workers=1) as server:
         ca = str(tmp_path / "data" / "pki" / "ca.crt")
         url = f"https://localhost:{server.secure_port}/version"
         assert requests.get(url, verify=ca, timeout=10).status_code == 401
