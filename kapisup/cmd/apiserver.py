@@ -137,7 +137,10 @@ def _secure_serving(options: Options) -> tuple[ServingInfo, str]:
 
 
 def _prepare_storage(options: Options) -> None:
-    """Create the database and its tables once, before any worker opens it."""
+    """Create the database and its tables once, before any worker opens it. With etcd there
+    is nothing to prepare: workers connect lazily and /readyz fails until etcd answers."""
+    if options.etcd_servers:
+        return
     import sqlite3
 
     from kapisup.storage.sqlite_schema import prepare

@@ -54,6 +54,17 @@ def database_path(data_dir: str) -> str:
 
 
 def open_storage(options: Any) -> Any:
+    """The worker's store: etcd when --etcd-servers names members, else the SQLite file."""
+    if options.etcd_servers:
+        from kapisup.storage.etcd import EtcdStorage
+
+        # kube's compactor: compact every --storage-history to the revision seen one interval
+        # earlier; connections are made lazily, so a down etcd does not stop a worker starting
+        return EtcdStorage(list(options.etcd_servers), prefix=options.etcd_prefix,
+                           ca_file=options.etcd_cafile, cert_file=options.etcd_certfile,
+                           key_file=options.etcd_keyfile,
+                           compact_interval=options.storage_history)
+
     from kapisup.storage.sqlite import SQLiteStorage
 
     # compact at least as often as the history is long, so --storage-history is honoured
@@ -205,7 +216,8 @@ class Instance:
             self.storage.current_revision()
             verdict = None
         except Exception as exc:
-            verdict = f"storage: {exc}"
+            backend = "etcd" if self.server.config.options.etcd_servers else "storage"
+            verdict = f"{backend}: {exc}"
         self._storage_checked_at, self._storage_verdict = now, verdict
         return verdict
 

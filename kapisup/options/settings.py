@@ -114,6 +114,13 @@ def _sync_level(value: str) -> str | None:
     return None if value in ("NORMAL", "FULL") else f"must be NORMAL or FULL, got {value!r}"
 
 
+def _urls(values: tuple[str, ...]) -> str | None:
+    for url in values:
+        if not re.fullmatch(r"(https?://)?[^/:\s]+(:\d{1,5})?/?", url):
+            return f"must be http(s)://host:port URLs, got {url!r}"
+    return None
+
+
 def _log_level(value: str) -> str | None:
     levels = ("debug", "info", "warning", "error")
     return None if value in levels else f"must be one of {', '.join(levels)}, got {value!r}"
@@ -240,6 +247,18 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("storage-history", DURATION, 300.0,
             "How long the change history is kept for watches and paginated lists that start "
             "in the past; older starting points get 410 Expired.", STORAGE, _at_least(1.0)),
+    Setting("etcd-servers", STRING_LIST, (),
+            "etcd members (http(s)://host:port, comma separated) to store objects in, as "
+            "kube-apiserver does; empty = the embedded SQLite database in --data-dir.",
+            STORAGE, _urls),
+    Setting("etcd-prefix", STRING, "/registry",
+            "Key prefix in etcd; the default gives kube's layout /registry/<resource>/<ns>/"
+            "<name>.", STORAGE),
+    Setting("etcd-cafile", PATH, "", "CA bundle that signed the etcd members' certificates.",
+            STORAGE),
+    Setting("etcd-certfile", PATH, "", "Client certificate presented to etcd (TLS).",
+            STORAGE),
+    Setting("etcd-keyfile", PATH, "", "Private key of --etcd-certfile.", STORAGE),
     Setting("workers", INT, 0, "Worker processes; 0 = one per CPU.", PROCESS, _at_least(0),
             default_doc="0 (one per CPU)"),
     Setting("worker-connections", INT, 10000,
