@@ -105,7 +105,11 @@ def build_server_context(cert_file: str, key_file: str,
     context = _context(cert_file, key_file, tls)
     if tls.sni_cert_keys:
         by_name = sni_contexts(tls)
-        context.sni_callback = _sni_callback(by_name)
+        # Set through the C type: gevent's patched SSLContext wraps the callback to hand it a
+        # gevent socket, which memory-BIO connections (SSLObject) do not have.
+        import _ssl
+
+        _ssl._SSLContext.sni_callback.__set__(context, _sni_callback(by_name))  # type: ignore[attr-defined]
     return context
 
 
@@ -163,7 +167,12 @@ _VERIFY_CB = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_int, ctypes.c_void_p)
 
 @_VERIFY_CB
 def _accept(preverify_ok: int, store_ctx: int | None) -> int:
-    return 1  # the x509 authenticator decides
+    """Accept; the x509 authenticator decides. A failed check (a signature by an unknown key)
+    left an entry on the thread's OpenSSL error queue, which would make the connection's next
+    SSL_read report SSL_ERROR_SSL: clear it, since the failure is forgiven."""
+    if not preverify_ok and isinstance(_libssl, _LibSSL):
+        _libssl.clear_errors()
+    return 1
 
 
 _SSL_VERIFY_PEER = 0x01
@@ -194,6 +203,9 @@ class _LibSSL:
         self.set_client_ca_list = lib.SSL_CTX_set_client_CA_list
         self.set_client_ca_list.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
         self.set_client_ca_list.restype = None
+        self.clear_errors = lib.ERR_clear_error  # libcrypto, a dependency of libssl
+        self.clear_errors.argtypes = []
+        self.clear_errors.restype = None
 
 
 _libssl: _LibSSL | bool | None = None

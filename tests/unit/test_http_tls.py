@@ -355,3 +355,24 @@ def test_cipher_suites_by_their_iana_names(pki):
                             "TLS_CHACHA20_POLY1305_SHA256"]) == "ECDHE-RSA-AES128-GCM-SHA256"
     with pytest.raises(TLSConfigError, match="unknown cipher suite 'TLS_FAKE'"):
         openssl_ciphers(["TLS_FAKE"])
+
+
+def test_a_certificate_from_a_namesake_ca_still_gets_its_requests_answered(pki, tmp_path):
+    """Signed by a CA named like the trusted one but with another key: OpenSSL's failed
+    signature check must not poison the connection's later reads (its error queue)."""
+    namesake = ec.generate_private_key(ec.SECP256R1())
+    key = ec.generate_private_key(ec.SECP256R1())
+    _write(tmp_path / "impostor", _cert("impostor", key, "test-ca", namesake), key)
+    srv = _kapisup_server(pki, TLSOptions(client_ca_file=str(pki / "ca.crt")))
+    try:
+        for version in (ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3):
+            client = _client_context(pki, False)
+            client.maximum_version = version
+            client.load_cert_chain(tmp_path / "impostor.crt", tmp_path / "impostor.key")
+            with client.wrap_socket(connect(srv.port), server_hostname="127.0.0.1") as sock:
+                f = sock.makefile("rb")
+                for _ in range(2):
+                    der = bytes.fromhex(request(sock, f, get()).body.decode())
+                    assert x509.load_der_x509_certificate(der).subject == _name("impostor")
+    finally:
+        srv.close()
