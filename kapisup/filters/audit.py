@@ -405,8 +405,8 @@ def with_audit(app: WSGIApp, writer: AuditLogWriter | None, policy: Policy | Non
         level = decision.level
         if level >= Level.REQUEST and environ.get("REQUEST_METHOD") in _BODY_METHODS:
             _tee_request_body(environ, event)
-        started = (long_running is not None and info is not None and long_running(info)
-                   and decision.records("ResponseStarted"))
+        streaming = long_running is not None and info is not None and long_running(info)
+        started = streaming and decision.records("ResponseStarted")
 
         def audited_start_response(status: str, headers: list[tuple[str, str]],
                                    exc_info: Any = None) -> Any:
@@ -414,7 +414,8 @@ def with_audit(app: WSGIApp, writer: AuditLogWriter | None, policy: Policy | Non
             event.code = int(code) if code.isdigit() else 0
             if started:
                 event.emit("ResponseStarted")
-            elif level >= Level.REQUEST_RESPONSE or event.code >= 400:
+            # a watch stream is never kept; an error Status (even a watch's) is, for its reason
+            if event.code >= 400 or (level >= Level.REQUEST_RESPONSE and not streaming):
                 content_type = _header(headers, "content-type")
                 if _decodable(content_type):
                     event.response_type = content_type

@@ -345,3 +345,17 @@ def test_the_policy_sees_the_user_before_impersonation(writer):
     assert list(complete)[:10] == ["kind", "apiVersion", "level", "auditID", "stage",
                                    "requestURI", "verb", "user", "impersonatedUser",
                                    "sourceIPs"]
+
+
+def test_a_watch_stream_is_never_kept_even_without_response_started(writer):
+    def watch(environ, start_response):
+        start_response("200 OK", [("Content-Type", "application/json")])
+        yield b'{"type":"ADDED","object":{"kind":"Pod"}}\n'
+
+    p = policy_of({"level": "RequestResponse", "omitStages": ["RequestReceived",
+                                                              "ResponseStarted"]})
+    environ = make_environ(path="/api/v1/pods", query="watch=true", resolve=True)
+    call(with_audit(watch, writer, p, LongRunningCheck()), environ)
+    [event] = lines(writer.path)
+    assert event["stage"] == "ResponseComplete"
+    assert "responseObject" not in event
