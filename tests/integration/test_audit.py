@@ -237,10 +237,12 @@ def test_secrets_and_tokens_never_reach_any_log(tmp_path):
     patched_value = "patched-secret-value-e5c3f0"
     configmap_value = "configmap-secret-value-41b9"
     visible = "visible-label-value-2f6d"
+    wrong_token = "wrong-token-value-88c1e2"
     with running(tmp_path, "--token-auth-file", str(tmp_path / "tokens.csv"),
-                 "--authorization-mode", "AlwaysAllow",
+                 "--authorization-mode", "AlwaysAllow", "--log-level", "debug",
                  "--audit-log-path", str(tmp_path / "audit.log"), workers=2) as server:
         api = Secure(server)
+        assert Secure(server, wrong_token)("GET", "/api").status_code == 401
         ns = f"secrets-{uuid.uuid4().hex[:8]}"
         assert api("POST", "/api/v1/namespaces",
                    json={"metadata": {"name": ns, "labels": {"v": visible}}}).status_code == 201
@@ -277,6 +279,9 @@ def test_secrets_and_tokens_never_reach_any_log(tmp_path):
                  what="the last audit line")
         server.stop()  # and every log line is out
         output = "\n".join(server.raw)
+        keys = [line for path in sorted((Path(server.data_dir) / "pki").glob("*.key"))
+                for line in path.read_text().splitlines()
+                if "PRIVATE KEY" not in line and len(line) >= 40]  # long enough to be unique
 
     audit = (tmp_path / "audit.log").read_text()
     events = [json.loads(line) for line in audit.splitlines()]
@@ -293,8 +298,9 @@ def test_secrets_and_tokens_never_reach_any_log(tmp_path):
     logs = {"audit.log": audit, "server output": output}
     for name in sorted(p.name for p in tmp_path.iterdir() if p.suffix in (".log", ".err")):
         logs[name] = (tmp_path / name).read_text(errors="replace")
-    for value in (TOKEN, bound_token, bound_token.split(".")[2], plain_value, data_value,
-                  encoded, kubectl_value, patched_value, configmap_value):
+    assert len(keys) > 10  # the CA's, the serving and the admin pairs' and the signing key
+    for value in (TOKEN, wrong_token, bound_token, bound_token.split(".")[2], plain_value,
+                  data_value, encoded, kubectl_value, patched_value, configmap_value, *keys):
         for name, text in logs.items():
             assert value not in text, f"{value[:12]}... found in {name}"
 
