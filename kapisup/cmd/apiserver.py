@@ -213,6 +213,8 @@ def _check_audit_path(options: Options) -> None:
         os.makedirs(directory, exist_ok=True)
         fd = os.open(options.audit_log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         os.close(fd)
+        if options.audit_log_maxsize:  # the workers rotate under an flock on this file
+            os.close(os.open(options.audit_log_path + ".lock", os.O_RDWR | os.O_CREAT, 0o600))
     except OSError as err:
         raise ConfigError(f"--audit-log-path {options.audit_log_path}: {err.strerror}") from None
 
