@@ -109,7 +109,7 @@ class UnionAuthenticator:
     when nobody succeeds they are raised even with anonymous on.
     """
 
-    __slots__ = ("_anonymous", "_authenticators")
+    __slots__ = ("_anonymous", "_authenticators", "_judges_tokens")
 
     def __init__(
         self,
@@ -118,6 +118,9 @@ class UnionAuthenticator:
     ):
         """`anonymous`: True (or an authenticator to use) lets credential-less requests in."""
         self._authenticators = tuple(authenticators)
+        # kube's bearer-token authenticator: once any token authenticator is configured, a
+        # bearer token that none of them accepts is a 401, never a fall-through to anonymous
+        self._judges_tokens = any(hasattr(a, "authenticate_token") for a in authenticators)
         self._anonymous: Authenticator | None
         if anonymous is True:
             self._anonymous = AnonymousAuthenticator()
@@ -140,6 +143,8 @@ class UnionAuthenticator:
             if len(errors) == 1:
                 raise errors[0]
             raise AuthenticationError("; ".join(str(e) for e in errors))
+        if self._judges_tokens and bearer_token(environ) is not None:
+            raise AuthenticationError("invalid bearer token")
         if self._anonymous is None:
             return None
         return self._anonymous.authenticate(environ)

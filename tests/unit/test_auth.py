@@ -295,3 +295,20 @@ def test_forbidden_message_non_resource():
 def test_forbidden_message_quotes_like_go():
     attrs = Attributes(user=UserInfo('ev"il'), verb="get", is_resource_request=False, path="/")
     assert 'User "ev\\"il"' in forbidden_message(attrs)
+
+
+def test_a_bearer_token_no_token_authenticator_accepts_is_401_not_anonymous():
+    """A service-account authenticator passes on tokens that are not its JWTs; the union must
+    still refuse the token rather than serve the request as system:anonymous (kube's rule)."""
+
+    class JWTOnly:
+        def authenticate_token(self, token: str) -> UserInfo | None:
+            return None
+
+        def authenticate(self, environ) -> UserInfo | None:
+            return None
+
+    union = UnionAuthenticator([JWTOnly()], anonymous=True)
+    with pytest.raises(AuthenticationError, match="invalid bearer token"):
+        union.authenticate(make_environ(headers={"Authorization": "Bearer not-a-jwt"}))
+    assert union.authenticate(make_environ()).name == "system:anonymous"
