@@ -138,9 +138,12 @@ _COLUMNS: dict[tuple[str, str], list[Column]] = {
     ("apiextensions.k8s.io", "customresourcedefinitions"): [
         NAME, Column("Created At", "date", "", AGE_DESCRIPTION)],
     ("rbac.authorization.k8s.io", "roles"): [
-        NAME, _col("Created At", "Time at which the object was created", "date")],
+        NAME, Column("Created At", "date", "", AGE_DESCRIPTION)],
     ("rbac.authorization.k8s.io", "rolebindings"): [
-        NAME, _col("Role", "Role"), AGE,
+        NAME, _col("Role", "RoleRef can reference a Role in the current namespace or a "
+                           "ClusterRole in the global namespace. If the RoleRef cannot be "
+                           "resolved, the Authorizer must return an error. This field is "
+                           "immutable."), AGE,
         _wide("Users", "Users in the roleBinding"),
         _wide("Groups", "Groups in the roleBinding"),
         _wide("ServiceAccounts", "ServiceAccounts in the roleBinding")],

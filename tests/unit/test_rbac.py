@@ -401,3 +401,20 @@ def test_bootstrap_policy_shape_and_merge():
     opted_out = {"metadata": {"name": "x", "annotations": {
         "rbac.authorization.kubernetes.io/autoupdate": "false"}}, "rules": []}
     assert _merged(opted_out, wanted) is None
+
+
+def test_printers_match_kubes_columns():
+    from kapisup.registry.printers import cells_for, columns_for
+
+    group = "rbac.authorization.k8s.io"
+    assert [c.name for c in columns_for("clusterroles", group)] == ["Name", "Created At"]
+    assert [c.name for c in columns_for("rolebindings", group)] == [
+        "Name", "Role", "Age", "Users", "Groups", "ServiceAccounts"]
+    assert [c.priority for c in columns_for("clusterrolebindings", group)] == [0, 0, 0, 1, 1, 1]
+    obj = {"metadata": {"name": "b", "creationTimestamp": "2024-01-01T00:00:00Z"},
+           "roleRef": {"kind": "ClusterRole", "name": "view"},
+           "subjects": [USER, DEVS, {"kind": "User", "name": "bob"},
+                        {"kind": "ServiceAccount", "name": "robot", "namespace": "ci"}]}
+    assert cells_for("rolebindings", group, obj, 1704067200 + 90) == [
+        "b", "ClusterRole/view", "90s", "alice, bob", "devs", "ci/robot"]
+    assert cells_for("roles", group, obj, 0) == ["b", "2024-01-01T00:00:00Z"]
