@@ -17,6 +17,7 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import time
 import urllib.error
@@ -46,10 +47,11 @@ def free_ports(count: int) -> list[int]:
             sock.close()
 
 
-def _post_json(url: str, body: dict[str, Any], timeout: float = 1.0) -> dict[str, Any]:
+def _post_json(url: str, body: dict[str, Any], context: ssl.SSLContext | None = None,
+               timeout: float = 1.0) -> dict[str, Any]:
     request = urllib.request.Request(url, json.dumps(body).encode(),
                                      {"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=timeout) as response:
+    with urllib.request.urlopen(request, timeout=timeout, context=context) as response:
         return json.loads(response.read())
 
 
@@ -57,11 +59,16 @@ class EtcdCluster:
     """`members` etcd processes forming one cluster; started (and healthy) on construction."""
 
     def __init__(self, tmp_path: Path | str, members: int = 1, *, name: str = "etcd",
-                 extra_args: tuple[str, ...] = ()):
+                 extra_args: tuple[str, ...] = (), tls: bool = False):
         self.dir = Path(tmp_path) / name
         self.dir.mkdir(parents=True, exist_ok=True)
         self.size = members
         self.extra_args = extra_args
+        # with tls: clients must use https and present a certificate of our CA
+        self.ca_file = self.cert_file = self.key_file = ""
+        self._server_cert = ("", "")
+        if tls:
+            self._make_certificates()
         ports = free_ports(2 * members)
         self.client_ports = ports[:members]
         self.peer_ports = ports[members:]
@@ -79,8 +86,33 @@ class EtcdCluster:
     # --- addresses ---------------------------------------------------------------------------
 
     @property
+    def scheme(self) -> str:
+        return "https" if self.ca_file else "http"
+
+    @property
     def client_urls(self) -> list[str]:
-        return [f"http://127.0.0.1:{port}" for port in self.client_ports]
+        return [f"{self.scheme}://127.0.0.1:{port}" for port in self.client_ports]
+
+    def _make_certificates(self) -> None:
+        from cryptography.x509.oid import ExtendedKeyUsageOID
+
+        from tests.unit.test_x509 import issue, make_ca
+
+        ca = make_ca("etcd-test-ca")
+        self.ca_file = ca.write(self.dir / "ca")[0]
+        # etcd's own gateway presents the server certificate to etcd's gRPC: clientAuth too
+        server = issue(ca, "etcd", usages=[ExtendedKeyUsageOID.SERVER_AUTH,
+                                           ExtendedKeyUsageOID.CLIENT_AUTH],
+                       dns=("localhost",), ips=("127.0.0.1",))
+        self._server_cert = server.write(self.dir / "server")
+        self.cert_file, self.key_file = issue(ca, "kapisup").write(self.dir / "client")
+
+    def ssl_context(self) -> ssl.SSLContext | None:
+        if not self.ca_file:
+            return None
+        context = ssl.create_default_context(cafile=self.ca_file)
+        context.load_cert_chain(self.cert_file, self.key_file)
+        return context
 
     @property
     def endpoints(self) -> str:
@@ -103,7 +135,7 @@ class EtcdCluster:
             return
         member_dir = self.dir / f"member-{index}"
         member_dir.mkdir(exist_ok=True)
-        client = f"http://127.0.0.1:{self.client_ports[index]}"
+        client = f"{self.scheme}://127.0.0.1:{self.client_ports[index]}"
         peer = f"http://127.0.0.1:{self.peer_ports[index]}"
         argv = [
             ETCD, "--name", self._member(index),
@@ -118,6 +150,9 @@ class EtcdCluster:
             "--unsafe-no-fsync",
             *self.extra_args,
         ]
+        if self.ca_file:
+            argv += ["--cert-file", self._server_cert[0], "--key-file", self._server_cert[1],
+                     "--client-cert-auth", "--trusted-ca-file", self.ca_file]
         self.procs[index] = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
                                              stdout=subprocess.DEVNULL,
                                              stderr=subprocess.DEVNULL)
@@ -164,8 +199,8 @@ class EtcdCluster:
 
     def healthy(self, index: int) -> bool:
         try:
-            with urllib.request.urlopen(self.client_urls[index] + "/health",
-                                        timeout=1.0) as response:
+            with urllib.request.urlopen(self.client_urls[index] + "/health", timeout=1.0,
+                                        context=self.ssl_context()) as response:
                 return json.loads(response.read()).get("health") == "true"
         except (OSError, ValueError, urllib.error.URLError):
             return False
@@ -188,7 +223,8 @@ class EtcdCluster:
             time.sleep(0.05)
 
     def status(self, index: int) -> dict[str, Any]:
-        return _post_json(self.client_urls[index] + "/v3/maintenance/status", {})
+        return _post_json(self.client_urls[index] + "/v3/maintenance/status", {},
+                          self.ssl_context())
 
     def leader(self, timeout: float = START_TIMEOUT) -> int:
         """Index of the current leader, asked of the running members (bounded wait)."""
@@ -212,7 +248,10 @@ class EtcdCluster:
     def etcdctl(self, *args: str, index: int | None = None) -> str:
         """Run etcdctl (API v3) against the cluster (or one member); its stdout."""
         endpoints = self.endpoints if index is None else self.client_urls[index]
-        done = subprocess.run([ETCDCTL, "--endpoints", endpoints, *args], capture_output=True,
+        tls = ["--cacert", self.ca_file, "--cert", self.cert_file, "--key", self.key_file] \
+            if self.ca_file else []
+        done = subprocess.run([ETCDCTL, "--endpoints", endpoints, *tls, *args],
+                              capture_output=True,
                               env={**os.environ, "ETCDCTL_API": "3"}, timeout=30, check=True)
         return done.stdout.decode()
 

@@ -35,6 +35,7 @@ from gevent import ssl as gssl
 from kapisup.storage.interface import StorageError, UnavailableError
 
 CONNECT_TIMEOUT = 2.0
+UNREACHABLE_BUDGET = 2.0  # how long to keep trying when no member accepts a connection
 REQUEST_TIMEOUT = 10.0
 POOL_SIZE = 16
 
@@ -124,9 +125,20 @@ class _Retry(Exception):
     """This member cannot answer now; another may."""
 
 
+class _Unreachable(_Retry):
+    """This member accepts no connection (down, or the TLS handshake failed)."""
+
+
 def tls_context(ca_file: str = "", cert_file: str = "", key_file: str = "") -> Any:
     """The client TLS context: the cluster's CA (else the system's) and our client cert."""
-    context = gssl.create_default_context(cafile=ca_file or None)
+    # gevent's own SSLContext: `create_default_context` would give the stdlib's, whose
+    # sockets block the whole process unless it is monkey-patched
+    context = gssl.SSLContext(gssl.PROTOCOL_TLS_CLIENT)
+    context.minimum_version = gssl.TLSVersion.TLSv1_2
+    if ca_file:
+        context.load_verify_locations(cafile=ca_file)
+    else:
+        context.load_default_certs()
     if cert_file:
         context.load_cert_chain(cert_file, key_file or None)
     return context
@@ -186,18 +198,29 @@ class EtcdClient:
         if self._closed:
             raise UnavailableError("etcd client closed")
         payload = json.dumps(body, separators=(",", ":")).encode()
-        deadline = time.monotonic() + self.request_timeout
+        start = time.monotonic()
+        deadline = start + self.request_timeout
         last: str = "no member tried"
         delay = 0.01
+        unreachable = 0  # members in a row that refused a connection
         for attempt in range(64):  # bounded; the deadline normally ends it first
             index = self._current
             try:
                 return self._once(index, path, payload, write)
+            except _Unreachable as retry:
+                last = f"{self.endpoints[index].url}: {retry}"
+                unreachable += 1
             except _Retry as retry:
                 last = f"{self.endpoints[index].url}: {retry}"
+                unreachable = 0
             if self._current == index:
                 self._current = (index + 1) % len(self.endpoints)
-            if time.monotonic() >= deadline:
+            now = time.monotonic()
+            if now >= deadline:
+                break
+            # no member accepts connections: give a restarting member a moment, then fail
+            # (a dead cluster must answer 503 promptly, not after the request timeout)
+            if unreachable >= len(self.endpoints) and now - start >= UNREACHABLE_BUDGET:
                 break
             if attempt % len(self.endpoints) == len(self.endpoints) - 1:
                 gevent.sleep(min(delay, max(0.0, deadline - time.monotonic())))
@@ -212,7 +235,7 @@ class EtcdClient:
                 if conn.sock is None:
                     conn.connect()
             except OSError as err:
-                raise _Retry(f"cannot connect: {err}") from None
+                raise _Unreachable(f"cannot connect: {err}") from None
             try:
                 conn.request("POST", path, payload, {"Content-Type": "application/json"})
                 sent = True
