@@ -840,19 +840,19 @@ class TLSConnection(Connection):
             self._raw_sendall(out.read())
 
     def _recv(self, deadline: float, wait_first: bool = False) -> Any:
-        tls = self._tls
+        tls, incoming = self._tls, self._incoming
         while True:
+            if not incoming.pending and not incoming.eof and not tls.pending():
+                # Nothing buffered on either side of OpenSSL, so SSL_read could only raise
+                # SSLWantReadError, which costs about as much as decrypting the request and
+                # would be paid by every request of a keep-alive connection: wait for bytes.
+                self._fill(deadline, wait_first)
+                wait_first = False
             try:
                 data = tls.read(RECV_SIZE)
-            except ssl.SSLWantReadError:
-                if self._outgoing.pending:
-                    self._flush()
-                raw = self._raw_recv(deadline, wait_first)
+            except ssl.SSLWantReadError:  # a partial record
+                self._fill(deadline, wait_first)
                 wait_first = False
-                if raw:
-                    self._incoming.write(raw)
-                else:
-                    self._incoming.write_eof()
                 continue
             except (ssl.SSLZeroReturnError, ssl.SSLEOFError):
                 return b""
@@ -862,6 +862,16 @@ class TLSConnection(Connection):
             if self._outgoing.pending:
                 self._flush()
             return data
+
+    def _fill(self, deadline: float, wait_first: bool) -> None:
+        """Send what OpenSSL has to say, then move the socket's next bytes (or its EOF) in."""
+        if self._outgoing.pending:
+            self._flush()
+        raw = self._raw_recv(deadline, wait_first)
+        if raw:
+            self._incoming.write(raw)
+        else:
+            self._incoming.write_eof()
 
     def _sendall(self, data: Any) -> None:
         tls = self._tls
