@@ -14,8 +14,6 @@ import base64
 import binascii
 import hashlib
 import json
-import os
-import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -157,41 +155,6 @@ def load_private_key(path: str) -> PrivateKey:
         algorithm_of(key)
         return key
     raise KeyFileError(f"{path}: no PEM private key found")
-
-
-def ensure_signing_key(directory: str) -> str:
-    """`<directory>/sa.key` (RSA 2048, 0600), made once and reused, as kubeadm's sa.key; the
-    public half is written beside it as sa.pub for verifiers outside the server."""
-    path = os.path.join(directory, SA_KEY_FILE)
-    if os.path.exists(path):
-        return path
-    os.makedirs(directory, mode=0o700, exist_ok=True)
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private = key.private_bytes(serialization.Encoding.PEM,
-                                serialization.PrivateFormat.TraditionalOpenSSL,
-                                serialization.NoEncryption())
-    public = key.public_key().public_bytes(serialization.Encoding.PEM,
-                                           serialization.PublicFormat.SubjectPublicKeyInfo)
-    _write_atomically(os.path.join(directory, SA_PUB_FILE), public, 0o644)
-    _write_atomically(path, private, 0o600)
-    return path
-
-
-def _write_atomically(path: str, data: bytes, mode: int) -> None:
-    """Readers see the old file or the whole new one, never a half-written key."""
-    directory = os.path.dirname(path) or "."
-    fd, temp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
-    try:
-        os.fchmod(fd, mode)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        if os.path.exists(temp):
-            os.unlink(temp)
-        raise
 
 
 # --- JWS compact serialization ------------------------------------------------------------------

@@ -24,7 +24,6 @@ from kapisup.auth.serviceaccount import (
     KeyFileError,
     ServiceAccountAuthenticator,
     TokenIssuer,
-    ensure_signing_key,
     load_public_keys,
 )
 from kapisup.auth.x509 import X509Authenticator

@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from kapisup.auth.serviceaccount import SA_KEY_FILE, SA_PUB_FILE
 from kapisup.server.certs import key_pem, write_atomic
 
 CA_DAYS = 3650
@@ -225,3 +226,19 @@ def _write_pair(cert_path: str, key_path: str, cert: x509.Certificate,
         write_atomic(cert_path, cert.public_bytes(serialization.Encoding.PEM), 0o644)
     except OSError as err:
         raise PKIError(f"cannot write {err.filename or cert_path}: {err.strerror}") from None
+
+
+def ensure_signing_key(directory: str) -> str:
+    """`<directory>/sa.key` (RSA 2048, 0600), the service-account token signing key, made once
+    and reused as kubeadm's sa.key; its public half goes beside it as sa.pub for verifiers
+    outside the server."""
+    path = os.path.join(directory, SA_KEY_FILE)
+    if os.path.exists(path):
+        return path
+    os.makedirs(directory, mode=0o700, exist_ok=True)
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    public = key.public_key().public_bytes(serialization.Encoding.PEM,
+                                           serialization.PublicFormat.SubjectPublicKeyInfo)
+    write_atomic(os.path.join(directory, SA_PUB_FILE), public, 0o644)
+    write_atomic(path, key_pem(key), 0o600)
+    return path

@@ -25,7 +25,6 @@ from kapisup.auth.serviceaccount import (
     KeyFileError,
     ServiceAccountAuthenticator,
     TokenIssuer,
-    ensure_signing_key,
     key_id,
     load_private_key,
     load_public_keys,
@@ -34,6 +33,7 @@ from kapisup.auth.serviceaccount import (
     sign,
 )
 from kapisup.auth.user import UserInfo
+from kapisup.server.pki import ensure_signing_key
 
 ISSUER = "https://kubernetes.default.svc.cluster.local"
 NOW = 1_800_000_000.0
