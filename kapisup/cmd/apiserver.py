@@ -42,7 +42,7 @@ from kapisup.process.listeners import BindError, bind_listener
 from kapisup.process.rlimits import raise_nofile_limit
 from kapisup.server.config import Config, ServingInfo
 from kapisup.server.kubeconfig import server_url, write_admin_kubeconfig
-from kapisup.server.pki import PKIError, ensure_pki, serving_names
+from kapisup.server.pki import PKIError, ensure_pki, ensure_signing_key, serving_names
 from kapisup.server.tls import SNICertKey, TLSConfigError, TLSOptions, build_server_context
 
 EXIT_CONFIG = 1
