@@ -7,7 +7,6 @@ expirationSeconds is 4). `UserInfo.extra`'s values travel as {repeated string it
 from __future__ import annotations
 
 from kapisup.types.dsl import (
-    PROTO_KIND,
     Schema,
     boolean,
     int64,
@@ -18,6 +17,7 @@ from kapisup.types.dsl import (
     string,
     string_list,
     time,
+    wrapped_string_list,
 )
 
 GROUP = "authentication.k8s.io"
@@ -28,8 +28,6 @@ def a(name: str) -> str:
     """Component name of an authentication/v1 type."""
     return PREFIX + name
 
-
-_EXTRA_VALUES: Schema = {**string_list(list_type=None), PROTO_KIND: "string-list"}
 
 SCHEMAS: dict[str, Schema] = {
     a("BoundObjectReference"): obj("The object a token is bound to.", {
@@ -62,7 +60,7 @@ SCHEMAS: dict[str, Schema] = {
         "username": string("User name.", 1),
         "uid": string("User uid.", 2),
         "groups": string_list("Groups of the user.", 3),
-        "extra": map_of(_EXTRA_VALUES, "Extra attributes of the user.", 4),
+        "extra": map_of(wrapped_string_list(), "Extra attributes of the user.", 4),
     }),
     a("TokenReviewStatus"): obj("Whether the token authenticates, and as whom.", {
         "authenticated": boolean("Whether the token is valid.", 1),

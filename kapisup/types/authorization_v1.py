@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from kapisup.types.dsl import (
     META,
-    PROTO_KIND,
     Schema,
     boolean,
     kind,
@@ -18,6 +17,7 @@ from kapisup.types.dsl import (
     ref,
     string,
     string_list,
+    wrapped_string_list,
 )
 
 GROUP = "authorization.k8s.io"
@@ -28,8 +28,6 @@ def a(name: str) -> str:
     """Component name of an authorization/v1 type."""
     return PREFIX + name
 
-
-_EXTRA_VALUES: Schema = {**string_list(list_type=None), PROTO_KIND: "string-list"}
 
 SCHEMAS: dict[str, Schema] = {
     META + "FieldSelectorRequirement": obj("One clause of a field selector.", {
@@ -67,7 +65,7 @@ SCHEMAS: dict[str, Schema] = {
         "nonResourceAttributes": ref(a("NonResourceAttributes"), "A non-resource request.", 2),
         "user": string("User checked.", 3),
         "groups": string_list("Groups of the user.", 4),
-        "extra": map_of(_EXTRA_VALUES, "Extra attributes of the user.", 5),
+        "extra": map_of(wrapped_string_list(), "Extra attributes of the user.", 5),
         "uid": string("UID of the user.", 6),
     }),
     a("SelfSubjectAccessReviewSpec"): obj("The request checked for the caller.", {

@@ -130,6 +130,12 @@ def string_list(description: str = "", proto: int | None = None, *,
     return array({"type": "string"}, description, proto, list_type=list_type, strategy=strategy)
 
 
+def wrapped_string_list(description: str = "", proto: int | None = None) -> Schema:
+    """A list of strings that protobuf wraps in a message {repeated string items = 1}, as
+    kube's Verbs and ExtraValue types are."""
+    return {**string_list(description, proto, list_type=None), PROTO_KIND: "string-list"}
+
+
 def time(description: str = "", proto: int | None = None) -> Schema:
     return ref(TIME, description, proto)
 

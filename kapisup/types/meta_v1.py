@@ -28,6 +28,7 @@ from kapisup.types.dsl import (
     string_list,
     string_map,
     time,
+    wrapped_string_list,
 )
 
 
@@ -232,8 +233,7 @@ API_RESOURCE = obj(
         "version": string("Preferred version when it differs from the list's version.", 9),
         "kind": string("Kind of the objects.", 3),
         # protobuf wraps the list in a message {repeated string items = 1}
-        "verbs": {**string_list("Verbs the resource supports.", 4, list_type=None),
-                  PROTO_KIND: "string-list"},
+        "verbs": wrapped_string_list("Verbs the resource supports.", 4),
         "shortNames": string_list("Short aliases for the CLI.", 5, list_type=None),
         "categories": string_list("Groups of resources this one belongs to, like all.", 7,
                                   list_type=None),
