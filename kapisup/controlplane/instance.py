@@ -44,9 +44,19 @@ from kapisup.registry.rbac_v1 import EscalationCheck, rbac_resources
 from kapisup.registry.resource import ResourceDef
 from kapisup.registry.store import Store
 from kapisup.routes.healthz import HealthCheck
+from kapisup.storage.interface import UnavailableError
 
 DATABASE = "kapisup.db"
 STORAGE_CHECK_TTL = 1.0
+BOOTSTRAP_CHECK = "poststarthook/bootstrap-controller"
+BOOTSTRAP_RETRY_MAX = 2.0
+
+
+def _unavailable(exc: BaseException) -> bool:
+    """Storage could not answer (as opposed to a bug, which must still fail the boot)."""
+    if isinstance(exc, UnavailableError):
+        return True
+    return isinstance(exc, StatusError) and exc.code in (503, 504)
 
 
 def database_path(data_dir: str) -> str:
@@ -86,6 +96,7 @@ class Instance:
         self.storage = open_storage(options)
         self._storage_checked_at = float("-inf")
         self._storage_verdict: str | None = None
+        self._bootstrapped = False
         self.schemas = SchemaSet(builtin_schemas())
         self.catalog = Catalog(self.schemas)
         for resource in core_resources() + coordination_resources() + crd_resources():
@@ -191,20 +202,67 @@ class Instance:
                              f"{namespace} is being terminated", "field": "metadata.namespace"}]})
 
     def install(self) -> None:
+        """Routes and checks only: nothing here reads storage, so a worker boots (and serves
+        503s) while etcd is away; the storage-reading steps run in the post-start hook."""
         server = self.server
-        self.crd_controller.sync_all()
         self.installer.install_roots()
         self.catalog.subscribe(self.installer.sync)
         server.container.non_swagger_routes.handle("/openapi/v2", self.openapi_v2.handle)
         server.container.non_swagger_routes.handle("/openapi/v3", self.openapi.handle)
         server.container.unlisted_routes.handle_prefix("/openapi/v3/", self.openapi.handle)
         server.add_healthz_check(HealthCheck("etcd", self._storage_check))
+        server.add_healthz_check(HealthCheck(BOOTSTRAP_CHECK, self._bootstrap_check),
+                                 livez=False)
+        server.add_healthz_check(HealthCheck(READY_CHECK, self.rbac_informer.ready_check),
+                                 livez=False)
+        server.add_post_start_hook("start-apiextensions-controllers", self._post_start)
+
+    def _bootstrap(self) -> None:
+        """What boot reads and writes in storage: serve the stored CRDs, create the default
+        namespaces and the RBAC bootstrap policy (every step idempotent, so a retry after a
+        partial failure, or another worker or instance doing the same, is harmless)."""
+        self.crd_controller.sync_all()
         ensure_namespaces(self.namespaces)
         ensure_bootstrap_policy(self.rbac_stores["clusterroles"],
                                 self.rbac_stores["clusterrolebindings"], self.log)
-        server.add_healthz_check(HealthCheck(READY_CHECK, self.rbac_informer.ready_check),
-                                 livez=False)
-        server.add_post_start_hook("start-apiextensions-controllers", self._start_controllers)
+
+    def _post_start(self) -> None:
+        """Bootstrap at once when storage answers (as before, so SQLite workers are ready
+        exactly when they were); when it does not, retry in the background, with
+        /readyz failing, and start the controllers once it has worked."""
+        try:
+            self._bootstrap()
+        except Exception as exc:
+            if not _unavailable(exc):
+                raise
+            self.log.warning("storage unavailable at start-up; bootstrap will retry",
+                             error=str(exc))
+            import gevent
+
+            gevent.spawn(self._bootstrap_until_done)
+            return
+        self._bootstrapped = True
+        self._start_controllers()
+
+    def _bootstrap_until_done(self) -> None:
+        import gevent
+
+        delay = 0.1
+        while True:
+            gevent.sleep(delay)
+            try:
+                self._bootstrap()
+                break
+            except Exception as exc:  # retried until storage answers, as kube's hooks are
+                self.log.warning("bootstrap failed; will retry", error=repr(exc))
+                delay = min(delay * 2, BOOTSTRAP_RETRY_MAX)
+        self.log.info("bootstrap done after a storage outage")
+        self._bootstrapped = True
+        self._start_controllers()
+
+    def _bootstrap_check(self) -> str | None:
+        return None if self._bootstrapped else "default namespaces, CRDs and RBAC bootstrap " \
+            "policy not read from storage yet"
 
     def _storage_check(self) -> str | None:
         """Storage answers; the verdict is reused for a second, so probes at any rate cost

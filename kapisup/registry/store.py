@@ -48,6 +48,7 @@ from kapisup.storage.interface import (
     KeyNotFoundError,
     Preconditions,
     Storage,
+    StorageTimeoutError,
     TooLargeRevisionError,
     UnavailableError,
     WatchClosed,
@@ -147,6 +148,9 @@ class Store:
             raise self._conflict(name, exc.message) from None
 
     def _unavailable(self, exc: Exception) -> StatusError:
+        if isinstance(exc, StorageTimeoutError):  # kube's Timeout: the outcome is unknown
+            return StatusError(504, "Timeout", f"Timeout: storage did not answer in time: {exc}",
+                               {"retryAfterSeconds": 1})
         return errors.service_unavailable(f"storage is unavailable: {exc}")
 
     # --- read ------------------------------------------------------------------------------

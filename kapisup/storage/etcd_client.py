@@ -32,10 +32,11 @@ import gevent
 from gevent import socket as gsocket
 from gevent import ssl as gssl
 
-from kapisup.storage.interface import StorageError, UnavailableError
+from kapisup.storage.interface import StorageError, StorageTimeoutError, UnavailableError
 
 CONNECT_TIMEOUT = 2.0
 UNREACHABLE_BUDGET = 2.0  # how long to keep trying when no member accepts a connection
+DOWN_MEMORY = 1.0  # after such a failure, calls for this long fail after one round of tries
 REQUEST_TIMEOUT = 10.0
 POOL_SIZE = 16
 
@@ -157,6 +158,7 @@ class EtcdClient:
         if any(e.https for e in self.endpoints) or cert_file:
             self._tls = tls_context(ca_file, cert_file, key_file)
         self._current = 0
+        self._down_at = float("-inf")  # when a call last found no member accepting
         self._idle: dict[int, list[_Connection]] = {i: [] for i in range(len(self.endpoints))}
         self._closed = False
 
@@ -200,13 +202,19 @@ class EtcdClient:
         payload = json.dumps(body, separators=(",", ":")).encode()
         start = time.monotonic()
         deadline = start + self.request_timeout
+        # a cluster found dead a moment ago gets one round of connection attempts, not the
+        # whole budget: during an outage every request fails at once instead of holding a
+        # greenlet (and its client) for seconds
+        budget = 0.0 if start - self._down_at < DOWN_MEMORY else UNREACHABLE_BUDGET
         last: str = "no member tried"
         delay = 0.01
         unreachable = 0  # members in a row that refused a connection
         for attempt in range(64):  # bounded; the deadline normally ends it first
             index = self._current
             try:
-                return self._once(index, path, payload, write)
+                answer = self._once(index, path, payload, write)
+                self._down_at = float("-inf")
+                return answer
             except _Unreachable as retry:
                 last = f"{self.endpoints[index].url}: {retry}"
                 unreachable += 1
@@ -217,10 +225,12 @@ class EtcdClient:
                 self._current = (index + 1) % len(self.endpoints)
             now = time.monotonic()
             if now >= deadline:
-                break
+                raise StorageTimeoutError(f"etcd did not answer within "
+                                          f"{self.request_timeout:g}s: {last}")
             # no member accepts connections: give a restarting member a moment, then fail
             # (a dead cluster must answer 503 promptly, not after the request timeout)
-            if unreachable >= len(self.endpoints) and now - start >= UNREACHABLE_BUDGET:
+            if unreachable >= len(self.endpoints) and now - start >= budget:
+                self._down_at = now
                 break
             if attempt % len(self.endpoints) == len(self.endpoints) - 1:
                 gevent.sleep(min(delay, max(0.0, deadline - time.monotonic())))
@@ -260,7 +270,8 @@ class EtcdClient:
 
     def _unknown(self, write: bool, err: BaseException) -> Exception:
         if write:
-            return UnavailableError(f"etcd write outcome unknown: {err!r}")
+            kind = StorageTimeoutError if isinstance(err, TimeoutError) else UnavailableError
+            return kind(f"etcd write outcome unknown: {err!r}")
         return _Retry(f"{err!r}")
 
     def _decode(self, status: int, data: bytes, write: bool) -> dict[str, Any]:
@@ -275,7 +286,7 @@ class EtcdClient:
             raise _Retry(message)
         if any(text in message for text in _UNKNOWN_OUTCOME):
             if write:
-                raise UnavailableError(f"etcd write outcome unknown: {message}")
+                raise StorageTimeoutError(f"etcd write outcome unknown: {message}")
             raise _Retry(message)
         if status >= 500 and answer.get("code") in (14, None):  # Unavailable
             raise _Retry(message)

@@ -76,6 +76,11 @@ class UnavailableError(StorageError):
     """The backend cannot serve now (locked too long, I/O error, closed); the API answers 503."""
 
 
+class StorageTimeoutError(UnavailableError):
+    """The backend did not answer in time, so a write's outcome is unknown; the API answers
+    504 (kube's Timeout) rather than 503."""
+
+
 class WatchClosed(StorageError):
     """The storage ended a watcher (it fell too far behind, history vanished, or shutdown).
 
