@@ -80,7 +80,9 @@ class TokenFileAuthenticator:
                 raise ValueError(f"token file {path!r} line {reader.line_num}: {err}") from err
         return cls(tokens)
 
-    def authenticate_token(self, token: str) -> UserInfo | None:
+    def authenticate_token(self, token: str,
+                           audiences: Sequence[str] | None = None) -> UserInfo | None:
+        """Static tokens name no audience: like kube's, they are good for any."""
         return self._tokens.get(token)
 
     def authenticate(self, environ: Environ) -> UserInfo | None:
@@ -129,6 +131,10 @@ class UnionAuthenticator:
         else:
             self._anonymous = anonymous
 
+    @property
+    def authenticators(self) -> tuple[Authenticator, ...]:
+        return self._authenticators
+
     def authenticate(self, environ: Environ) -> UserInfo | None:
         errors: list[AuthenticationError] = []
         for authenticator in self._authenticators:
@@ -148,6 +154,25 @@ class UnionAuthenticator:
         if self._anonymous is None:
             return None
         return self._anonymous.authenticate(environ)
+
+
+def review_token(authenticators: Sequence[Authenticator], token: str,
+                 audiences: Sequence[str] = ()) -> tuple[UserInfo | None, str]:
+    """A TokenReview's verdict: the user of `token` by the first token authenticator that
+    knows it, else None and why; `audiences`, when given, are the ones the token must name."""
+    errors: list[str] = []
+    for authenticator in authenticators:
+        check = getattr(authenticator, "authenticate_token", None)
+        if check is None:
+            continue
+        try:
+            user = check(token, audiences or None)
+        except AuthenticationError as err:
+            errors.append(str(err))
+            continue
+        if user is not None:
+            return _add_authenticated(user), ""
+    return None, "; ".join(errors) or "invalid bearer token"
 
 
 def _add_authenticated(user: UserInfo) -> UserInfo:

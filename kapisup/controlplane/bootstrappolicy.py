@@ -83,6 +83,9 @@ def cluster_roles() -> list[Obj]:
             rule(["create"], ["authorization.k8s.io"],
                  ["selfsubjectaccessreviews", "selfsubjectrulesreviews"]),
             rule(["create"], ["authentication.k8s.io"], ["selfsubjectreviews"])]),
+        _cluster_role("system:auth-delegator", [
+            rule(["create"], ["authentication.k8s.io"], ["tokenreviews"]),
+            rule(["create"], ["authorization.k8s.io"], ["subjectaccessreviews"])]),
         _cluster_role("system:public-info-viewer", [rule(["get"], urls=[
             "/healthz", "/livez", "/readyz", "/version", "/version/"])]),
         _cluster_role("admin", aggregate_from="admin"),

@@ -35,7 +35,12 @@ from kapisup.endpoints.openapiv2 import OpenAPIV2Service
 from kapisup.endpoints.rest import ResourceHandler
 from kapisup.observability.logging import get_logger
 from kapisup.registry.apiextensions_v1 import crd_resources
-from kapisup.registry.authentication_v1 import TokenRequestREST, live_uid_lookup
+from kapisup.registry.authentication_v1 import (
+    AuthenticationReviewStore,
+    TokenRequestREST,
+    authentication_review_resources,
+    live_uid_lookup,
+)
 from kapisup.registry.authorization_v1 import ReviewStore, review_resources
 from kapisup.registry.catalog import Catalog
 from kapisup.registry.coordination_v1 import coordination_resources
@@ -173,6 +178,11 @@ class Instance:
         for resource in review_resources():
             self.catalog.add(ReviewStore(resource, self.storage, self.schemas, authorizer),
                              notify=False)
+        authenticator = self.server.config.authenticator
+        token_authenticators = getattr(authenticator, "authenticators", ())
+        for resource in authentication_review_resources():
+            self.catalog.add(AuthenticationReviewStore(resource, self.storage, self.schemas,
+                                                       token_authenticators), notify=False)
 
     def make_store(self, resource: ResourceDef) -> Store:
         check = self.namespace_check if resource.namespaced else None

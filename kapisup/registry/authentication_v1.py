@@ -13,14 +13,17 @@ from typing import Any
 
 from kapisup.apimachinery import errors
 from kapisup.apimachinery.errors import Cause, StatusError
+from kapisup.auth.authenticator import review_token
 from kapisup.auth.serviceaccount import (
     BoundObject,
     Lookup,
     TokenIssuer,
     service_account_claims,
 )
-from kapisup.registry.resource import Obj
-from kapisup.registry.store import Store, WriteOptions
+from kapisup.auth.user import UserInfo
+from kapisup.registry.authorization_v1 import UNSECURED, ReviewStrategy
+from kapisup.registry.resource import Obj, ResourceDef
+from kapisup.registry.store import Store, WriteOptions, WriteResult
 
 GROUP = "authentication.k8s.io"
 VERSION = "v1"
@@ -164,3 +167,61 @@ def live_uid_lookup(service_accounts: Store, pods: Store, secrets: Store) -> Loo
         return meta.get("uid") or None
 
     return lookup
+
+
+def _user_info(user: UserInfo) -> Obj:
+    """authentication/v1 UserInfo of a user, empty fields left out as kube's JSON does."""
+    out: Obj = {"username": user.name}
+    if user.uid:
+        out["uid"] = user.uid
+    if user.groups:
+        out["groups"] = list(user.groups)
+    if user.extra:
+        out["extra"] = {key: list(values) for key, values in user.extra.items()}
+    return out
+
+
+class AuthenticationReviewStore(Store):
+    """SelfSubjectReview (`kubectl auth whoami`) and TokenReview: create-only, answered from
+    the request's user or the configured token authenticators, never stored."""
+
+    def __init__(self, resource: ResourceDef, storage: Any, schemas: Any,
+                 authenticators: Sequence[Any], **kwargs: Any):
+        super().__init__(resource, storage, schemas, **kwargs)
+        self.authenticators = tuple(authenticators)
+
+    def create(self, namespace: str, obj: Obj, opts: WriteOptions,
+               keep_managed_fields: bool = False) -> WriteResult:
+        warnings = self.check_fields(obj, opts.field_validation)
+        kind = self.resource.kind
+        answer: Obj = {"kind": kind, "apiVersion": f"{GROUP}/{VERSION}",
+                       "metadata": {"creationTimestamp": None}}
+        if kind == "SelfSubjectReview":
+            user = opts.user if opts.user is not None else UNSECURED
+            answer["status"] = {"userInfo": _user_info(user)}
+            return WriteResult(answer, created=True, warnings=warnings)
+        spec = obj.get("spec") if isinstance(obj.get("spec"), dict) else {}
+        token = spec.get("token")
+        if not isinstance(token, str) or not token:
+            raise errors.invalid(kind, "", [errors.field_required("spec.token")], GROUP)
+        audiences = [a for a in spec.get("audiences") or () if isinstance(a, str)]
+        user, why = review_token(self.authenticators, token, audiences)
+        status: Obj = {"authenticated": user is not None}
+        if user is not None:
+            status["user"] = _user_info(user)
+            if audiences:
+                status["audiences"] = audiences
+        else:
+            status["error"] = why
+        answer["spec"] = {"token": "", "audiences": audiences} if audiences else {"token": ""}
+        answer["status"] = status
+        return WriteResult(answer, created=True, warnings=warnings)
+
+
+def authentication_review_resources() -> list[ResourceDef]:
+    """SelfSubjectReview and TokenReview: cluster-scoped, create is their only verb."""
+    return [ResourceDef(GROUP, VERSION, kind, plural, kind.lower(), False,
+                        f"io.k8s.api.authentication.v1.{kind}", ReviewStrategy(),
+                        verbs=("create",))
+            for kind, plural in (("SelfSubjectReview", "selfsubjectreviews"),
+                                 ("TokenReview", "tokenreviews"))]

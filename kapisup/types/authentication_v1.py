@@ -72,8 +72,16 @@ SCHEMAS: dict[str, Schema] = {
         "spec": ref(a("TokenReviewSpec"), "The token.", 2),
         "status": ref(a("TokenReviewStatus"), "The answer.", 3),
     }, required=["spec"]),
+    a("SelfSubjectReviewStatus"): obj("Who the server thinks the requester is.", {
+        "userInfo": ref(a("UserInfo"), "The requester's user.", 1),
+    }),
+    a("SelfSubjectReview"): kind(GROUP, "v1", "SelfSubjectReview",
+                                 "Asks who the requester is authenticated as.", {
+        "status": ref(a("SelfSubjectReviewStatus"), "The answer.", 2),
+    }),
 }
 
 KINDS: list[tuple[str, str, str, str]] = [
-    (GROUP, "v1", name, a(name)) for name in ("TokenRequest", "TokenReview")
+    (GROUP, "v1", name, a(name))
+    for name in ("TokenRequest", "TokenReview", "SelfSubjectReview")
 ]

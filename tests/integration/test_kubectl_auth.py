@@ -3,6 +3,7 @@ SelfSubjectRulesReview) against the default RBAC mode, for users with and withou
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
 
@@ -66,3 +67,41 @@ def test_can_i_list_shows_the_rules_in_a_namespace(kubectl, ns):
     viewer = kubectl_as(kubectl, "viewer", "auth", "can-i", "--list", "-n", ns).check().stdout
     assert "configmaps" not in viewer
     assert "selfsubjectrulesreviews.authorization.k8s.io" in viewer
+
+
+def test_auth_whoami_names_the_token_user_and_groups(kubectl):
+    """`kubectl auth whoami` POSTs a SelfSubjectReview; any authenticated user may."""
+    out = kubectl_as(kubectl, "editor", "auth", "whoami", "-o", "json").check().stdout
+    review = json.loads(out)
+    assert review["kind"] == "SelfSubjectReview"
+    info = review["status"]["userInfo"]
+    assert info["username"] == "editor"
+    assert info["uid"] == "5"
+    assert info["groups"] == ["devs", "system:authenticated"]
+
+
+def test_token_review_checks_tokens_for_a_delegator(server, ns):
+    """TokenReview answers who a token belongs to, and only to those allowed to create it
+    (system:auth-delegator), as a webhook-authenticating component would use it."""
+    review = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview",
+              "spec": {"token": "viewer-token"}}
+    path = "/apis/authentication.k8s.io/v1/tokenreviews"
+    denied = Client(server, "delegate").post(path, review)
+    assert denied.status_code == 403, denied.text
+    Client(server, "admin").created(
+        f"{RBAC}/clusterrolebindings",
+        binding(f"delegate-{uuid.uuid4().hex[:6]}", "ClusterRole", "system:auth-delegator",
+                [user("delegate")], kind="ClusterRoleBinding"))
+    delegate = Client(server, "delegate")
+    answer = wait_for(lambda: (r := delegate.post(path, review)).status_code == 201 and r,
+                      30, "the delegator's binding").json()
+    assert answer["status"]["authenticated"] is True
+    assert answer["status"]["user"]["username"] == "viewer"
+    assert "system:authenticated" in answer["status"]["user"]["groups"]
+    assert answer["spec"]["token"] == "", "the token is not echoed back"
+    bogus = delegate.post(path, {**review, "spec": {"token": "not-a-token"}})
+    assert bogus.status_code == 201, bogus.text
+    assert bogus.json()["status"] == {"authenticated": False, "error": "invalid bearer token"}
+    missing = delegate.post(path, {**review, "spec": {}})
+    assert missing.status_code == 422, missing.text
+    assert missing.json()["reason"] == "Invalid"
