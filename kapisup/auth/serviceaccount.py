@@ -336,6 +336,12 @@ class ServiceAccountAuthenticator:
         self.lookup = lookup
         self._cache = _LookupCache(lookup_ttl)
 
+    @property
+    def audiences(self) -> list[str]:
+        """The audiences this server accepts (--api-audiences, else the first issuer): also
+        the default audience of the tokens it issues."""
+        return sorted(self._audiences)
+
     def authenticate(self, environ: Environ) -> UserInfo | None:
         token = bearer_token(environ)
         if token is None:

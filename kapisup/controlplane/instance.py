@@ -151,12 +151,10 @@ class Instance:
         if authenticator is not None:
             authenticator.lookup = live_uid_lookup(accounts, pods, secrets)
         issuer = config.extra.get(ISSUER_KEY)
-        if issuer is not None:
-            options = config.options
-            audiences = options.api_audiences or options.service_account_issuer[:1]
+        if issuer is not None and authenticator is not None:
             accounts.resource.rest_subresources["token"] = TokenRequestREST(
-                accounts, pods, secrets, issuer, audiences,
-                int(options.service_account_max_token_expiration))
+                accounts, pods, secrets, issuer, authenticator.audiences,
+                int(config.options.service_account_max_token_expiration))
 
     def _add_rbac(self, authorizer: Any) -> None:
         """RBAC objects, their informer and aggregation, and the access reviews.
