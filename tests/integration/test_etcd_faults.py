@@ -136,6 +136,9 @@ def check_load(server: Kapisup, ns: str, load: WriteLoad, struck: float) -> None
     assert codes[-20:] == [201] * 20, failures[-5:]
     assert sum(1 for when, code, _ in load.answers if when > struck and code == 201) >= 60
     assert len(failures) < 50, failures[:5]
+    # shown with -s: what the fault cost (docs/storage-etcd.md quotes it)
+    print(f"\n{len(load.acked)} acknowledged, failures by code: "
+          f"{ {c: codes.count(c) for c in set(codes) - {201}} }")
     # no acknowledged write is lost: each is read back with its data, and listed
     session = requests.Session()
     base = f"{server.url}/api/v1/namespaces/{ns}/configmaps"
