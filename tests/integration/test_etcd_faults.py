@@ -211,6 +211,8 @@ def test_all_members_down_answers_503_promptly_and_recovers_without_restart(serv
             _unavailable(requests.get(f"{base}/before", timeout=PROMPT))
             _unavailable(requests.post(base, json={"metadata": {"name": f"x{_}"}},
                                        timeout=PROMPT))
+        for rv in ("", f"&resourceVersion={revision}"):  # a new watch: 503 too, not a stall
+            _unavailable(requests.get(f"{base}?watch=1{rv}", timeout=PROMPT))
         assert sorted(server.workers()) == workers, "a worker died during the outage"
         assert all(alive(pid) for pid in workers)
 
