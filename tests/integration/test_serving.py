@@ -7,10 +7,11 @@ import signal
 import socket
 import ssl
 import threading
+from pathlib import Path
 
 import requests
 
-from kapisup.server.certs import generate_self_signed
+from kapisup.server.pki import ensure_pki
 from tests.integration.server import exchange, run_to_exit, running, wait_for
 
 
@@ -206,10 +207,15 @@ def _served_certificate(port: int) -> bytes:
 def test_hup_reloads_the_serving_certificate(tmp_path):
     cert, key = tmp_path / "tls.crt", tmp_path / "tls.key"
 
+    made = iter(range(1, 10))
+
     def new_pair() -> bytes:
-        cert_pem, key_pem = generate_self_signed("127.0.0.1", ["127.0.0.1"], ["localhost"])
+        """A fresh CA-signed serving pair copied over the files the server was given."""
+        pki = ensure_pki(str(tmp_path / f"pki{next(made)}"), ["127.0.0.1"], ["localhost"],
+                         admin=False)
+        cert_pem = Path(pki.serving_cert).read_bytes()
         cert.write_bytes(cert_pem)
-        key.write_bytes(key_pem)
+        key.write_bytes(Path(pki.serving_key).read_bytes())
         return ssl.PEM_cert_to_DER_cert(cert_pem.decode())
 
     first = new_pair()
