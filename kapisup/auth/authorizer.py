@@ -25,6 +25,11 @@ class AuthorizationError(Exception):
     """An authorizer could not evaluate the request (answered 500, not 403)."""
 
 
+class AuthorizerNotReady(AuthorizationError):
+    """The authorizer has not read its policy yet (e.g. storage is down while a worker starts):
+    answered 503 with a retry hint, a state that passes, not a fault."""
+
+
 @dataclass(frozen=True, slots=True)
 class Attributes:
     """What is being asked, in kube's authorizer.Attributes terms."""
@@ -138,7 +143,9 @@ class UnionAuthorizer:
             if reason:
                 reasons.append(reason)
         if errors:
-            raise AuthorizationError("; ".join(str(e) for e in errors)) from errors[0]
+            error_class = AuthorizerNotReady if all(
+                isinstance(e, AuthorizerNotReady) for e in errors) else AuthorizationError
+            raise error_class("; ".join(str(e) for e in errors)) from errors[0]
         return Decision.NO_OPINION, "\n".join(reasons)
 
 

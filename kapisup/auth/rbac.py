@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from kapisup.auth.authorizer import Attributes, AuthorizationError, Decision
+from kapisup.auth.authorizer import Attributes, AuthorizerNotReady, Decision
 from kapisup.auth.user import SERVICE_ACCOUNT_PREFIX, UserInfo
 
 GROUP = "rbac.authorization.k8s.io"
@@ -410,7 +410,7 @@ class RBACAuthorizer:
     """kube's RBAC authorizer: allow when a binding of the user's gives a matching rule.
 
     Built in the master with an empty index; each worker's informer fills its own copy after
-    the fork. Until that first read is complete a decision waits briefly, then fails (a 500,
+    the fork. Until that first read is complete a decision waits briefly, then fails (a 503,
     never a 403 from a half-read policy) and the worker's readiness check is failing meanwhile.
     """
 
@@ -424,7 +424,7 @@ class RBACAuthorizer:
         deadline = time.monotonic() + self.sync_wait
         while not self.index.synced:
             if time.monotonic() >= deadline:
-                raise AuthorizationError("RBAC: the policy has not been read yet")
+                raise AuthorizerNotReady("RBAC: the policy has not been read yet")
             time.sleep(0.02)
 
     def authorize(self, attrs: Attributes) -> tuple[Decision, str]:

@@ -8,6 +8,7 @@ from typing import Any
 from kapisup.auth.authorizer import (
     Attributes,
     Authorizer,
+    AuthorizerNotReady,
     Decision,
     forbidden_details,
     forbidden_message,
@@ -39,7 +40,8 @@ def attributes(environ: dict[str, Any], info: RequestInfo) -> Attributes:
 
 
 def with_authorization(app: WSGIApp, authorizer: Authorizer) -> WSGIApp:
-    """Pass allowed requests on; 403 for the rest, 500 when the authorizer cannot decide."""
+    """Pass allowed requests on; 403 for the rest, 503 while the authorizer has not read its
+    policy, 500 when it cannot decide."""
 
     def authorization(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         info: RequestInfo | None = environ.get(REQUEST_INFO)
@@ -51,6 +53,9 @@ def with_authorization(app: WSGIApp, authorizer: Authorizer) -> WSGIApp:
         attrs = attributes(environ, info)
         try:
             decision, reason = authorizer.authorize(attrs)
+        except AuthorizerNotReady as err:
+            return write_status(start_response, 503, f"the authorizer is not ready: {err}",
+                                reason="ServiceUnavailable", details={"retryAfterSeconds": 1})
         except Exception as err:
             get_logger(_LOGGER).error("authorizer failed", error=str(err), path=info.path,
                                       exc_info=True)

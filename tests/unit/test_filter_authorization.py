@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from wsgi_util import call, make_environ, ok_app
 
-from kapisup.auth.authorizer import AlwaysAllow, AlwaysDeny, Attributes, Decision
+from kapisup.auth.authorizer import (
+    AlwaysAllow,
+    AlwaysDeny,
+    Attributes,
+    AuthorizerNotReady,
+    Decision,
+)
 from kapisup.auth.user import UserInfo
 from kapisup.filters.authorization import with_authorization
 
@@ -75,6 +81,15 @@ def test_authorizer_exception_is_500():
     assert response.code == 500
     assert response.json()["reason"] == "InternalError"
     assert "webhook down" in response.json()["message"]
+
+
+def test_an_authorizer_without_its_policy_yet_is_503_with_retry_after():
+    response = call(with_authorization(
+        ok_app(), Recording(error=AuthorizerNotReady("RBAC: the policy has not been read yet"))),
+        env())
+    assert response.code == 503
+    assert response.json()["reason"] == "ServiceUnavailable"
+    assert response.header("Retry-After") == "1"
 
 
 def test_missing_request_info_is_500():
