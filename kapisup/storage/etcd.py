@@ -17,13 +17,13 @@ compacts to the revision seen one interval earlier, so history lives 1-2 interva
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
 from typing import Any
 
 import gevent
 
+from kapisup.storage import cas
 from kapisup.storage.etcd_client import (
     EtcdClient,
     EtcdError,
@@ -35,7 +35,6 @@ from kapisup.storage.etcd_client import (
 from kapisup.storage.etcd_feed import EtcdFeed
 from kapisup.storage.interface import (
     CompactedError,
-    ConflictError,
     KeyExistsError,
     KeyNotFoundError,
     ListResult,
@@ -48,7 +47,6 @@ from kapisup.storage.interface import (
     UnavailableError,
     UpdateFunc,
     Watcher,
-    check_preconditions,
 )
 
 REGISTRY = "/registry"
@@ -58,19 +56,11 @@ _log = logging.getLogger(__name__)
 
 
 def encode(obj: Object) -> bytes:
-    """The stored form: compact JSON without `metadata.resourceVersion`."""
-    meta = obj.get("metadata")
-    if not isinstance(meta, dict):
-        obj = {**obj, "metadata": {}}
-    elif "resourceVersion" in meta:
-        obj = {**obj, "metadata": {k: v for k, v in meta.items() if k != "resourceVersion"}}
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
+    return cas.stored_json(obj).encode()
 
 
-def decode(value: bytes, revision: int) -> Object:
-    obj = json.loads(value)
-    obj["metadata"]["resourceVersion"] = str(revision)
-    return obj
+decode = cas.decode
+CODEC = cas.Codec(encode, decode)
 
 
 def _raw(value: bytes, revision: int) -> RawObject:
@@ -252,57 +242,35 @@ class EtcdStorage(Storage):
     def guaranteed_update(self, key: str, try_update: UpdateFunc, *,
                           preconditions: Preconditions | None = None,
                           ignore_not_found: bool = False) -> Object:
-        current = self._get(key)
         k = b64(self.etcd_key(key))
-        for _ in range(self._max_update_attempts):
-            if current is None:
-                if not ignore_not_found:
-                    raise KeyNotFoundError(key)
-                if preconditions is not None:
-                    check_preconditions(key, {"metadata": {}}, preconditions)
-                current_value, expected, base = None, 0, {}
-            else:
-                current_value, expected = current
-                base = decode(current_value, expected)
-                check_preconditions(key, base, preconditions)
-            updated = try_update(base)
-            if updated is None:
-                if current_value is None:
-                    raise KeyNotFoundError(key)
-                return decode(current_value, expected)
-            value = encode(updated)
-            if current_value is not None and (
-                    value == current_value or json.loads(value) == json.loads(current_value)):
-                return decode(current_value, expected)
+
+        def put(value: bytes, expected: int) -> cas.Swapped:
             answer = self._swap(key, expected, {"request_put": {"key": k, "value": b64(value)}})
             if answer.get("succeeded"):
-                return decode(value, header_revision(answer))
-            current = _range_kv(answer)
-        raise ConflictError(key, f"gave up after {self._max_update_attempts} concurrent "
-                                 "modifications; please apply your changes to the latest version",
-                            None if current is None else decode(*current))
+                return cas.Swapped(True, header_revision(answer))
+            return cas.Swapped(False, current=_range_kv(answer))
+
+        return cas.update(key, self._get(key), try_update, CODEC, put,
+                          attempts=self._max_update_attempts, preconditions=preconditions,
+                          ignore_not_found=ignore_not_found)
 
     def delete(self, key: str, *, preconditions: Preconditions | None = None,
                validate: Callable[[Object], None] | None = None) -> Object:
-        current = self._get(key)
         k = b64(self.etcd_key(key))
-        for _ in range(self._max_update_attempts):
-            if current is None:
-                raise KeyNotFoundError(key)
-            value, expected = current
-            check_preconditions(key, decode(value, expected), preconditions)
-            if validate is not None:
-                validate(decode(value, expected))
+
+        def remove(expected: int) -> cas.Swapped:
             answer = self._swap(key, expected,
                                 {"request_delete_range": {"key": k, "prev_kv": True}})
             if answer.get("succeeded"):
                 deleted = answer["responses"][0].get("response_delete_range", {})
                 prev = deleted.get("prev_kvs") or ()
-                last = unb64(prev[0].get("value")) if prev else value
-                return decode(last, header_revision(answer))
-            current = _range_kv(answer)
-        raise ConflictError(key, f"gave up deleting after {self._max_update_attempts} "
-                                 "concurrent modifications")
+                return cas.Swapped(True, header_revision(answer),
+                                   previous=unb64(prev[0].get("value")) if prev else None)
+            return cas.Swapped(False, current=_range_kv(answer))
+
+        return cas.delete(key, self._get(key), CODEC, remove,
+                          attempts=self._max_update_attempts, preconditions=preconditions,
+                          validate=validate)
 
     # --- watch -------------------------------------------------------------------------------
 

@@ -14,7 +14,6 @@ durable against those too, at about a quarter of the write rate.
 
 from __future__ import annotations
 
-import json
 import logging
 import random
 import time
@@ -23,12 +22,12 @@ from typing import Any
 
 import gevent
 
+from kapisup.storage import cas
 from kapisup.storage.fanout import FeedEntry
 from kapisup.storage.interface import (
     ADDED,
     DELETED,
     MODIFIED,
-    ConflictError,
     KeyExistsError,
     KeyNotFoundError,
     ListResult,
@@ -40,7 +39,6 @@ from kapisup.storage.interface import (
     UnavailableError,
     UpdateFunc,
     Watcher,
-    check_preconditions,
 )
 from kapisup.storage.sqlite_feed import SQLiteFeed
 from kapisup.storage.sqlite_reader import (
@@ -76,25 +74,13 @@ def _event_type(stored: int) -> str:
     return _EVENT_TYPES[stored]
 
 
-def encode(obj: Object) -> str:
-    """The stored form: compact JSON without `metadata.resourceVersion` (the row's revision
-    is the version). The caller's dict is left untouched."""
-    meta = obj.get("metadata")
-    if not isinstance(meta, dict):
-        obj = {**obj, "metadata": {}}
-    elif "resourceVersion" in meta:
-        obj = {**obj, "metadata": {k: v for k, v in meta.items() if k != "resourceVersion"}}
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+encode = cas.stored_json
+decode = cas.decode
+CODEC = cas.Codec(encode, decode)
 
 
 def _raw(text: str, revision: int) -> RawObject:
     return text, revision
-
-
-def decode(text: str, revision: int) -> Object:
-    obj = json.loads(text)
-    obj["metadata"]["resourceVersion"] = str(revision)
-    return obj
 
 
 class SQLiteStorage(Storage):
@@ -201,53 +187,30 @@ class SQLiteStorage(Storage):
     def guaranteed_update(self, key: str, try_update: UpdateFunc, *,
                           preconditions: Preconditions | None = None,
                           ignore_not_found: bool = False) -> Object:
-        current = self._reader.get(key)
-        for _ in range(self._max_update_attempts):
-            if current is None:
-                if not ignore_not_found:
-                    raise KeyNotFoundError(key)
-                if preconditions is not None:
-                    check_preconditions(key, {"metadata": {}}, preconditions)
-                current_text, expected, base = None, 0, {}
-            else:
-                current_text, expected = current
-                base = decode(current_text, expected)
-                check_preconditions(key, base, preconditions)
-            updated = try_update(base)
-            if updated is None:
-                if current_text is None:
-                    raise KeyNotFoundError(key)
-                return decode(current_text, expected)
-            text = encode(updated)
-            if current_text is not None and (
-                    text == current_text or json.loads(text) == json.loads(current_text)):
-                return decode(current_text, expected)
+        def put(text: str, expected: int) -> cas.Swapped:
             op = self._writer.submit(WriteOp(PUT, key, text, expected))
             if op.outcome == OK:
-                return decode(text, op.revision)
-            current = (op.current_text, op.current_rev) if op.outcome == CONFLICT else None
-        raise ConflictError(key, f"gave up after {self._max_update_attempts} concurrent "
-                                 "modifications; please apply your changes to the latest version",
-                            None if current is None else decode(*current))
+                return cas.Swapped(True, op.revision)
+            lost = (op.current_text, op.current_rev) if op.outcome == CONFLICT else None
+            return cas.Swapped(False, current=lost)
+
+        return cas.update(key, self._reader.get(key), try_update, CODEC, put,
+                          attempts=self._max_update_attempts, preconditions=preconditions,
+                          ignore_not_found=ignore_not_found)
 
     def delete(self, key: str, *, preconditions: Preconditions | None = None,
                validate: Callable[[Object], None] | None = None) -> Object:
-        current = self._reader.get(key)
-        for _ in range(self._max_update_attempts):
-            if current is None:
-                raise KeyNotFoundError(key)
-            text, expected = current
-            check_preconditions(key, decode(text, expected), preconditions)
-            if validate is not None:
-                validate(decode(text, expected))
+        def remove(expected: int) -> cas.Swapped:
             op = self._writer.submit(WriteOp(DELETE, key, None, expected))
             if op.outcome == OK:
-                return decode(op.current_text or text, op.revision)
+                return cas.Swapped(True, op.revision, previous=op.current_text)
             if op.outcome == NOT_FOUND:
-                raise KeyNotFoundError(key)
-            current = (op.current_text, op.current_rev)
-        raise ConflictError(key, f"gave up deleting after {self._max_update_attempts} "
-                                 "concurrent modifications")
+                return cas.Swapped(False)
+            return cas.Swapped(False, current=(op.current_text, op.current_rev))
+
+        return cas.delete(key, self._reader.get(key), CODEC, remove,
+                          attempts=self._max_update_attempts, preconditions=preconditions,
+                          validate=validate)
 
     def _committed(self, ops: list[WriteOp]) -> None:
         feed = self._feed
