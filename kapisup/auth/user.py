@@ -34,6 +34,18 @@ class UserInfo:
 ANONYMOUS_USER = UserInfo(ANONYMOUS, groups=(UNAUTHENTICATED,))
 
 
+def user_info_json(user: UserInfo) -> dict[str, object]:
+    """authentication/v1 UserInfo as JSON (audit events, reviews): empty fields left out."""
+    out: dict[str, object] = {"username": user.name}
+    if user.uid:
+        out["uid"] = user.uid
+    if user.groups:
+        out["groups"] = list(user.groups)
+    if user.extra:
+        out["extra"] = {key: list(values) for key, values in user.extra.items()}
+    return out
+
+
 def service_account_groups(namespace: str) -> tuple[str, ...]:
     """The groups every service account of `namespace` belongs to."""
     return (SERVICE_ACCOUNTS_GROUP, f"{SERVICE_ACCOUNTS_GROUP}:{namespace}")

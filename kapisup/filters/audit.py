@@ -25,7 +25,7 @@ from typing import Any
 import gevent
 import yaml
 
-from kapisup.auth.user import UserInfo
+from kapisup.auth.user import UserInfo, user_info_json
 from kapisup.endpoints.body import close_body
 from kapisup.endpoints.request import (
     AUDIT_ID,
@@ -53,17 +53,6 @@ _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 def _timestamp(when: datetime) -> str:
     return when.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def _user(user: UserInfo) -> dict[str, Any]:
-    out: dict[str, Any] = {"username": user.name}
-    if user.uid:
-        out["uid"] = user.uid
-    if user.groups:
-        out["groups"] = list(user.groups)
-    if user.extra:
-        out["extra"] = {key: list(values) for key, values in user.extra.items()}
-    return out
 
 
 def _ip(value: str) -> str | None:
@@ -251,7 +240,7 @@ class _Event:
             "verb": info.verb if info is not None else environ.get("REQUEST_METHOD", "").lower(),
         }
         if self.user is not None:
-            head["user"] = _user(self.user)
+            head["user"] = user_info_json(self.user)
         tail: dict[str, Any] = {"sourceIPs": source_ips(environ)}
         agent = environ.get("HTTP_USER_AGENT")
         if agent:
@@ -283,7 +272,7 @@ class _Event:
             return out
         impersonated = environ.get(USER)
         if environ.get(IMPERSONATED_BY) is not None and impersonated is not None:
-            out["impersonatedUser"] = _user(impersonated)
+            out["impersonatedUser"] = user_info_json(impersonated)
         out.update(tail)
         out["responseStatus"] = self._response_status()
         if self.decision.level >= Level.REQUEST:

@@ -20,7 +20,7 @@ from kapisup.auth.serviceaccount import (
     TokenIssuer,
     service_account_claims,
 )
-from kapisup.auth.user import UserInfo
+from kapisup.auth.user import user_info_json
 from kapisup.registry.authorization_v1 import UNSECURED, ReviewStrategy
 from kapisup.registry.resource import Obj, ResourceDef
 from kapisup.registry.store import Store, WriteOptions, WriteResult
@@ -169,18 +169,6 @@ def live_uid_lookup(service_accounts: Store, pods: Store, secrets: Store) -> Loo
     return lookup
 
 
-def _user_info(user: UserInfo) -> Obj:
-    """authentication/v1 UserInfo of a user, empty fields left out as kube's JSON does."""
-    out: Obj = {"username": user.name}
-    if user.uid:
-        out["uid"] = user.uid
-    if user.groups:
-        out["groups"] = list(user.groups)
-    if user.extra:
-        out["extra"] = {key: list(values) for key, values in user.extra.items()}
-    return out
-
-
 class AuthenticationReviewStore(Store):
     """SelfSubjectReview (`kubectl auth whoami`) and TokenReview: create-only, answered from
     the request's user or the configured token authenticators, never stored."""
@@ -198,7 +186,7 @@ class AuthenticationReviewStore(Store):
                        "metadata": {"creationTimestamp": None}}
         if kind == "SelfSubjectReview":
             user = opts.user if opts.user is not None else UNSECURED
-            answer["status"] = {"userInfo": _user_info(user)}
+            answer["status"] = {"userInfo": user_info_json(user)}
             return WriteResult(answer, created=True, warnings=warnings)
         spec = obj.get("spec") if isinstance(obj.get("spec"), dict) else {}
         token = spec.get("token")
@@ -208,7 +196,7 @@ class AuthenticationReviewStore(Store):
         user, why = review_token(self.authenticators, token, audiences)
         status: Obj = {"authenticated": user is not None}
         if user is not None:
-            status["user"] = _user_info(user)
+            status["user"] = user_info_json(user)
             if audiences:
                 status["audiences"] = audiences
         else:
