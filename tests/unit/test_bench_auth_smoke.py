@@ -74,3 +74,15 @@ def test_the_section_replaces_only_itself(summary, tmp_path, monkeypatch) -> Non
     assert text.count("<!-- bench:security:start -->") == 1
     assert "api\n<!-- bench:api:end -->\n\nnotes kept by hand\n" in text
     assert text.endswith(section)
+
+
+@pytest.mark.timeout(180)
+def test_a_saved_summary_is_rendered_again_without_measuring(summary, tmp_path) -> None:
+    saved = tmp_path / "summary.json"
+    saved.write_text(json.dumps(summary))
+    done = subprocess.run([sys.executable, str(SCRIPT), "--from-json", str(saved), "--no-write"],
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("<!-- bench:security:start -->\n")
+    assert f"Run {summary['started']} UTC" in done.stdout
+    assert "workdir" not in done.stdout  # nothing was started
