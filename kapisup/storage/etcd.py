@@ -226,10 +226,16 @@ class EtcdStorage(Storage):
         k = b64(self.etcd_key(key))
         answer = self.client.txn(
             [{"key": k, "target": "CREATE", "result": "EQUAL", "create_revision": "0"}],
-            [{"request_put": {"key": k, "value": b64(value)}}], [])
-        if not answer.get("succeeded"):
-            raise KeyExistsError(key)
-        return decode(value, header_revision(answer))
+            [{"request_put": {"key": k, "value": b64(value)}}], [{"request_range": {"key": k}}])
+        if answer.get("succeeded"):
+            return decode(value, header_revision(answer))
+        existing = _range_kv(answer)
+        if existing is not None and existing[0] == value:
+            # our own create, applied by a member that died before answering and then sent
+            # again to another one: the stored bytes, the registry's fresh uid and creation
+            # time included, are exactly ours, which no other create can produce
+            return decode(value, existing[1])
+        raise KeyExistsError(key)
 
     def _swap(self, key: str, expected: int, success: dict[str, Any]) -> dict[str, Any]:
         """One transaction: `success` if the key's mod_revision is still `expected` (0: the
@@ -248,6 +254,7 @@ class EtcdStorage(Storage):
             answer = self._swap(key, expected, {"request_put": {"key": k, "value": b64(value)}})
             if answer.get("succeeded"):
                 return cas.Swapped(True, header_revision(answer))
+            # (equal bytes here prove nothing: two updaters may well write the same content)
             return cas.Swapped(False, current=_range_kv(answer))
 
         return cas.update(key, self._get(key), try_update, CODEC, put,

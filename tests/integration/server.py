@@ -45,6 +45,39 @@ def children_of(pid: int) -> list[int]:
         return []
 
 
+def process_holding(pids: list[int], server_port: int, client_port: int) -> int | None:
+    """Which of `pids` holds the server side of the loopback TCP connection from
+    `client_port` to `server_port` (the worker that accepted it), from /proc."""
+    inode = None
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as handle:
+                lines = handle.read().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            local, remote = fields[1], fields[2]
+            if int(local.rsplit(":", 1)[1], 16) == server_port and \
+                    int(remote.rsplit(":", 1)[1], 16) == client_port:
+                inode = fields[9]
+    if inode is None:
+        return None
+    wanted = f"socket:[{inode}]"
+    for pid in pids:
+        try:
+            fds = os.listdir(f"/proc/{pid}/fd")
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                if os.readlink(f"/proc/{pid}/fd/{fd}") == wanted:
+                    return pid
+            except OSError:
+                continue
+    return None
+
+
 def alive(pid: int) -> bool:
     try:
         with open(f"/proc/{pid}/stat") as handle:

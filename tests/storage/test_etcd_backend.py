@@ -75,6 +75,24 @@ def test_keys_are_kubes_layout_under_the_default_prefix(single, storages):
     assert listed["kvs"][0]["mod_revision"] == _rv(created)
 
 
+def test_a_create_sent_again_after_an_unknown_outcome_is_recognised_as_its_own(
+        single, storages):
+    """A member may apply a create and die before answering; the client then sends it to
+    another member, whose compare fails. Byte-identical content (fresh uid included) is the
+    same create and succeeds at its revision; anything else at the key is still 409's error."""
+    from kapisup.storage import KeyExistsError
+
+    storage = _open(storages, single)
+    key = f"/registry/configmaps/retry-{uuid.uuid4().hex[:8]}/a"
+    first = storage.create(key, _cm("a", x="1"))
+    again = storage.create(key, _cm("a", x="1"))
+    assert again == first
+    with pytest.raises(KeyExistsError):
+        storage.create(key, {**_cm("a", x="1"), "metadata": {"name": "a", "uid": "other"}})
+    with pytest.raises(KeyExistsError):
+        storage.create(key, _cm("a", x="2"))
+
+
 def test_another_prefix_replaces_the_registry_head(single, storages):
     prefix = f"/tenant-{uuid.uuid4().hex[:8]}"
     storage = _open(storages, single, prefix=prefix + "/")
