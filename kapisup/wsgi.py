@@ -24,8 +24,9 @@ def _build() -> Callable[..., Iterable[bytes]]:
     configure_logging(options.log_level, role="worker")
     config = build_master_config(options.replace(secure_port=0))
     config.metrics_dir = os.environ.get(ENV_DIR, "")
-    server = config.for_worker(os.getpid()).complete().new()
-    return server.prepare_run().server.insecure_handler
+    prepared = config.for_worker(os.getpid()).complete().new().prepare_run()
+    prepared.run_post_start_hooks()
+    return prepared.server.insecure_handler
 
 
 def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:

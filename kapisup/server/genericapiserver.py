@@ -153,6 +153,11 @@ class PreparedGenericAPIServer:
             import gevent
 
             gevent.spawn(self._publish_metrics, self.server.metrics)
+        self.run_post_start_hooks()
+
+    def run_post_start_hooks(self) -> None:
+        """Controllers and bootstrap: what makes the API live once the worker serves (also
+        called by kapisup.wsgi when another server hosts the handler)."""
         for name, hook in self.server.post_start_hooks:
             self.server.log.debug("post-start hook", hook=name)
             hook()
