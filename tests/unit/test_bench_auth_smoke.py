@@ -29,8 +29,7 @@ def _module():
 
 @pytest.fixture(scope="module")
 def summary(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    if shutil.which("wrk") is None:
-        pytest.skip("wrk is not installed (scripts/bench_auth installs it with apt)")
+    assert shutil.which("wrk"), "wrk is not installed (scripts/test installs it with apt)"
     out = tmp_path_factory.mktemp("bench-auth") / "summary.json"
     done = subprocess.run(
         [sys.executable, str(SCRIPT), "--duration", "1", "--warmup", "0", "--rounds", "1",
