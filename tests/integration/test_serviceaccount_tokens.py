@@ -41,6 +41,16 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kapisup]:
         yield started
 
 
+@pytest.fixture
+def ns(ns: str, server: Kapisup) -> str:
+    """The shared fresh namespace, once the namespace controller has given it its default
+    service account (asynchronously, as kube's does), which these tests issue tokens for."""
+    url = f"{server.url}/api/v1/namespaces/{ns}/serviceaccounts/default"
+    wait_for(lambda: requests.get(url, timeout=10).status_code == 200, timeout=20,
+             what="the namespace's default service account")
+    return ns
+
+
 def secure(server: Kapisup, method: str, path: str, token: str, **kwargs: Any
            ) -> requests.Response:
     ca = str(Path(server.data_dir) / "pki" / "ca.crt")
