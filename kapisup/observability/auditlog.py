@@ -108,15 +108,22 @@ class AuditLogWriter:
             fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
 
     def _backup_path(self) -> str:
-        """`audit-2026-11-27T01-24-54.123.log`, a millisecond later if that name is taken."""
+        """`audit-2026-11-27T01-24-54.123.log`, named after every backup there is.
+
+        Names give the backups' order (pruning keeps the newest), so when rotations come
+        faster than the clock's millisecond, the new name is the newest one plus a millisecond:
+        reusing a free older name (one pruned a moment ago) would sort the newest lines as the
+        oldest, and the next prune would delete them.
+        """
         now_ms = int(time.time() * 1000)
-        while True:
-            stamp = time.strftime(_BACKUP_TIME, time.gmtime(now_ms // 1000))
-            name = f"{self._stem}-{stamp}.{now_ms % 1000:03d}{self._ext}"
-            candidate = os.path.join(self._directory, name)
-            if not os.path.exists(candidate):
-                return candidate
-            now_ms += 1
+        backups = self.backups()
+        if backups:
+            newest = backups[0][0]
+            newest_ms = int(newest.timestamp() * 1000 + 0.5)
+            now_ms = max(now_ms, newest_ms + 1)
+        stamp = time.strftime(_BACKUP_TIME, time.gmtime(now_ms // 1000))
+        name = f"{self._stem}-{stamp}.{now_ms % 1000:03d}{self._ext}"
+        return os.path.join(self._directory, name)
 
     def backups(self) -> list[tuple[datetime, str]]:
         """This log's backups, newest first, told by the time in their names."""

@@ -105,6 +105,24 @@ def test_backup_names_follow_lumberjack_and_never_collide(tmp_path):
     assert sorted(e["n"] for b in backups for e in parsed(tmp_path / b)) == list(range(5))
 
 
+def test_a_new_backup_is_named_after_every_existing_one(tmp_path):
+    """Names give the order pruning trusts: a rotation faster than the clock's millisecond,
+    or after a backup named ahead of the clock, must still sort newest; reusing a free older
+    name (one just pruned) made the newest lines look oldest, and the next prune dropped them."""
+    ahead = tmp_path / "audit-2099-01-01T00-00-00.998.log"
+    ahead.write_text('{"n":-1}\n')
+    path = tmp_path / "audit.log"
+    w = AuditLogWriter(str(path), max_bytes=5, max_backups=2)
+    for n in range(3):
+        w.write({"n": n})
+    w.close()
+    names = [os.path.basename(f) for f in log_files(tmp_path)]
+    # each line rotated at once: .999 (n=0), 01.000 (n=1), 01.001 (n=2); the two newest kept
+    assert names == ["audit-2099-01-01T00-00-01.000.log", "audit-2099-01-01T00-00-01.001.log",
+                     "audit.log"]
+    assert [e["n"] for f in log_files(tmp_path) for e in parsed(f)] == [1, 2]
+
+
 def test_reopen_and_external_removal_with_rotation_on(tmp_path):
     path = tmp_path / "audit.log"
     w = AuditLogWriter(str(path), max_bytes=1 << 20)
