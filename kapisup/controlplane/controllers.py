@@ -284,15 +284,17 @@ class NamespaceController:
 
 def follow(store: Store, sync_all: Callable[[], int],
            on_event: Callable[[str, dict[str, Any]], None], log: Any, name: str,
-           resync: Callable[[], bool] | None = None) -> None:
+           resync: Callable[[], bool] | None = None, synced_at: int | None = None) -> None:
     """List, then watch from the list's revision; start over when the watch ends or fails.
 
     While `resync()` is true, sync_all also runs every few seconds (work that waited on other
-    objects, such as a namespace whose contents were still going, is retried).
+    objects, such as a namespace whose contents were still going, is retried). `synced_at`:
+    the caller already listed at this revision, so the first round only watches.
     """
     while True:
         try:
-            revision = sync_all()
+            revision = sync_all() if synced_at is None else synced_at
+            synced_at = None
             watcher = store.storage.watch(store.resource.prefix(), revision)
             last_sync = time.monotonic()
             try:
@@ -311,8 +313,6 @@ def follow(store: Store, sync_all: Callable[[], int],
         except Exception as exc:  # a controller must outlive any one failure
             log.warning(f"{name} failed; restarting", error=repr(exc))
             time.sleep(1.0)
-
-
 
 
 class EventTTLController:

@@ -48,12 +48,22 @@ class RBACInformer:
         self.aggregator: ClusterRoleAggregator | None = None
 
     def run(self) -> None:
+        """Read the policy now when storage answers, so a worker that says it is ready has
+        it (decisions and /readyz agree from its first request); then follow the changes. When
+        storage is away, the followers keep trying and readiness fails meanwhile."""
         import gevent
 
         self.index.mark_unsynced()
         for resource in ROLE_KINDS:
-            gevent.spawn(follow, self.stores[resource], self._sync_all(resource),
-                         self._on_event(resource), self.log, f"rbac informer ({resource})")
+            sync_all = self._sync_all(resource)
+            try:
+                revision: int | None = sync_all()
+            except Exception as exc:
+                self.log.warning("RBAC policy not read at start; will retry",
+                                 resource=resource, error=repr(exc))
+                revision = None
+            gevent.spawn(follow, self.stores[resource], sync_all, self._on_event(resource),
+                         self.log, f"rbac informer ({resource})", synced_at=revision)
 
     def _sync_all(self, resource: str) -> Any:
         store = self.stores[resource]
