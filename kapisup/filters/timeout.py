@@ -70,25 +70,23 @@ def with_timeout(app: WSGIApp, seconds: float,
         body: Any = None
         deadline.start()
         try:
-            body = app(environ, held.start_response)
-            chunks = list(body)
+            try:
+                body = app(environ, held.start_response)
+                chunks = list(body)
+            finally:
+                # disarmed on every way out: a deadline left armed (e.g. when the app raised
+                # someone else's Timeout) would fire later into whatever this greenlet serves
+                deadline.close()
+                close_body(body)
         except gevent.Timeout as err:
             if err is not deadline:
                 raise
-            deadline.close()
-            close_body(body)
             if held.passed:
                 raise TimeoutAbort("request timed out after its response started") from None
             return write_status(
                 start_response, 504, TIMEOUT_MESSAGE,
                 details={"retryAfterSeconds": RETRY_AFTER_SECONDS},
             )
-        except BaseException:
-            deadline.close()
-            close_body(body)
-            raise
-        deadline.close()
-        close_body(body)
         held.flush()
         return chunks
 
