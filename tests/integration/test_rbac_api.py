@@ -70,8 +70,11 @@ def test_binding_through_one_worker_takes_effect_on_the_other(server, ns):
     mark = server.mark()
     admin.created(f"{RBAC}/namespaces/{ns}/rolebindings",
                   binding("viewer-view", "ClusterRole", "view", [user("viewer")]))
-    writer = next(e["pid"] for e in server.access(f"{RBAC}/namespaces/{ns}/rolebindings", mark)
-                  if e.get("status") == 201)
+    # access lines are written in batches after the response: wait for the create's
+    created = wait_for(lambda: [e for e in server.access(f"{RBAC}/namespaces/{ns}/rolebindings",
+                                                         mark) if e.get("status") == 201],
+                       what="the binding's access line")
+    writer = created[0]["pid"]
     # fresh connections until a worker other than the writer has answered the viewer with 200
     deadline = time.monotonic() + DEADLINE
     sent = 0
