@@ -23,10 +23,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import gevent
-import yaml
 
+from kapisup.apimachinery.errors import StatusError
 from kapisup.auth.user import UserInfo, user_info_json
 from kapisup.endpoints.body import close_body
+from kapisup.endpoints.negotiation import decode_yaml
 from kapisup.endpoints.request import (
     AUDIT_ID,
     IMPERSONATED_BY,
@@ -48,7 +49,6 @@ MAX_BODY_BYTES = 1 << 20
 _MAX_STATUS_BYTES = 64 << 10
 OMITTED_ANNOTATION = "audit.kapisup.io/omitted"
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def _timestamp(when: datetime) -> str:
@@ -93,8 +93,8 @@ def _decode(data: bytes, content_type: str | None) -> Any:
         pass
     if (content_type or "").split(";", 1)[0].strip().lower().endswith("yaml"):
         try:
-            return yaml.load(data, Loader=_YAML_LOADER)
-        except yaml.YAMLError:
+            return decode_yaml(data)  # the same JSON-shaped tree the handler decoded
+        except StatusError:
             return None
     return None
 

@@ -289,7 +289,7 @@ def load_policy(path: str) -> Policy:
     with open(path, "rb") as handle:
         text = handle.read()
     try:
-        document = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        document = yaml.safe_load(text)
     except yaml.YAMLError as err:
         raise PolicyError("not YAML or JSON: " + " ".join(str(err).split())) from None
     return compile_policy(document, path)
