@@ -13,6 +13,7 @@ a dictionary lookup and a clock comparison.
 from __future__ import annotations
 
 import datetime
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -68,13 +69,13 @@ class X509Authenticator:
         der = environ.get(PEER_CERT)
         if not der:
             return None
-        now = datetime.datetime.now(datetime.UTC)
+        now = time.time()  # a cached verdict needs only this; a datetime only to verify
         verdict = self._cache.get(der)
         if verdict is None:
-            verdict = self._verify(der, now)
+            verdict = self._verify(der, datetime.datetime.fromtimestamp(now, datetime.UTC))
         if verdict.user is None:
             raise AuthenticationError(verdict.error)
-        if now.timestamp() >= verdict.not_after:
+        if now >= verdict.not_after:
             self._cache.pop(der, None)
             raise AuthenticationError("x509: certificate has expired")
         return verdict.user
